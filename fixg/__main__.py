@@ -1,0 +1,5 @@
+import sys
+
+from fixg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,384 @@
+"""FixClient: an application's asyncio handle on a Gateway.
+
+::
+
+    async with FixClient.connect(gateway, name="oms") as client:
+        sid = await client.initiate_session("127.0.0.1", 9876, "BANK", "EXCH")
+        await client.wait_state(sid, "ACTIVE", timeout=10)
+        seq = await client.send(sid, "D", [(11, "ord-1"), (55, "IBM"), ...])
+        async for event in client.events():
+            ...
+
+Every call is one protocol command (:mod:`fixg.transport.protocol`) with a correlation id,
+answered by the Gateway's reply; a refusal raises :class:`CommandError` (a
+:class:`~fixg.errors.SessionError`) carrying the :class:`~fixg.transport.protocol.ErrorCode`;
+a lost link raises :class:`GatewayDisconnectedError` (a :class:`~fixg.errors.TransportError`).
+Everything else the Gateway says (session state changes, application messages, rejects,
+ownership changes, errors) comes out of :meth:`FixClient.events`, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from fixg.errors import CodecError, FixTimeoutError, SessionError, TransportError
+from fixg.fix.codec import encode_body
+from fixg.transport import protocol as p
+from fixg.transport.inproc import InprocEndpoint
+
+if TYPE_CHECKING:
+    from fixg.gateway.engine import Gateway
+
+__all__ = ["FixClient", "CommandError", "SendError", "GatewayDisconnectedError"]
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+class CommandError(SessionError):
+    """The Gateway refused a command; ``code`` is an :class:`ErrorCode` value."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{text} (code {code})")
+        self.code = code
+        self.text = text
+
+
+class SendError(CommandError):
+    """The Gateway did not send an application message (``SendFailed``); nothing went out."""
+
+    def __init__(self, code: int, text: str, session_id: int = 0) -> None:
+        super().__init__(code, text)
+        self.session_id = session_id
+
+
+class GatewayDisconnectedError(TransportError):
+    """The link to the Gateway is closed."""
+
+
+def encode_fields(fields: Iterable[tuple[int, Any]] | bytes) -> bytes:
+    """Body fields as the protocol carries them: ``tag=value<SOH>...``."""
+    if isinstance(fields, (bytes, bytearray)):
+        return bytes(fields)
+    body = encode_body(list(fields))
+    return body[1:] + b"\x01" if body.startswith(b"\x01") else body
+
+
+class FixClient:
+    """A client of one Gateway. Use ``async with FixClient.connect(gw) as client`` (or
+    ``await client.start()`` / ``await client.aclose()``)."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        name: str = "client",
+        heartbeat_interval_ms: int | None = None,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self._gateway = gateway
+        self.name = name
+        self._hb_interval = (
+            heartbeat_interval_ms
+            if heartbeat_interval_ms is not None
+            else gateway.config.transport.heartbeat_interval_ms
+        ) / 1000.0
+        self._timeout = request_timeout
+        self._liveness = gateway.config.transport.liveness_timeout_ms / 1000.0
+        self._last_heard = 0.0
+        self._endpoint: InprocEndpoint | None = None
+        self._corr = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[p.Event]] = {}
+        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._states: dict[int, str] = {}
+        self._state_changed = asyncio.Event()
+        self._closed = False
+        self.client_id = 0
+        self.gateway_name = ""
+
+    @classmethod
+    def connect(cls, gateway: Gateway, *, name: str = "client", **kw: Any) -> FixClient:
+        """A client of ``gateway``, connected on ``async with`` (or :meth:`start`)."""
+        return cls(gateway, name=name, **kw)
+
+    # ------------------------------------------------------------------ life
+
+    async def start(self) -> FixClient:
+        if self._endpoint is not None:
+            raise TransportError("the client is already started")
+        self._endpoint = self._gateway.connect_inproc(self.name)
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._read(), name=f"fixg client {self.name}"))
+        welcome = await self._request(
+            p.Hello(self.name, p.PROTOCOL_VERSION, int(self._hb_interval * 1000))
+        )
+        assert isinstance(welcome, p.Welcome)
+        self.client_id = welcome.client_id
+        self.gateway_name = welcome.gateway_name
+        self._tasks.append(loop.create_task(self._heartbeat(), name=f"fixg client {self.name} hb"))
+        return self
+
+    async def aclose(self) -> None:
+        """Say Goodbye (the Gateway releases this client's sessions at once) and close."""
+        if self._closed:
+            return
+        self._closed = True
+        endpoint = self._endpoint
+        if endpoint is not None and not endpoint.closed:
+            try:
+                await asyncio.wait_for(endpoint.send(p.encode(p.Goodbye(self.client_id))), 1.0)
+            except (TransportError, asyncio.TimeoutError):
+                pass
+            endpoint.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._fail_all("client closed")
+        self._events.put_nowait(_END)
+
+    async def __aenter__(self) -> FixClient:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def abandon(self) -> None:
+        """Drop the link without a Goodbye and stop heart-beating, as a crashed client would
+        (for tests and fail-over drills): the Gateway keeps this client's sessions until its
+        client time-out."""
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        if self._endpoint is not None:
+            self._endpoint.close()
+        self._fail_all("client abandoned")
+        self._events.put_nowait(_END)
+
+    # ------------------------------------------------------------------ commands
+
+    async def initiate_session(
+        self,
+        host: str,
+        port: int,
+        sender_comp_id: str,
+        target_comp_id: str,
+        *,
+        begin_string: str = "FIX.4.4",
+        heart_bt_int: int = 30,
+        username: str | None = None,
+        password: str | None = None,
+        reset_seq_num: bool = False,
+        default_appl_ver_id: str | None = None,
+        more_addresses: Sequence[tuple[str, int]] = (),
+    ) -> int:
+        """Have the Gateway connect and log on; returns the session id (this client owns it).
+        The Logon's outcome arrives as SessionStateChanged events (see :meth:`wait_state`)."""
+        addresses = tuple(p.Address(h, pt) for h, pt in ((host, port), *more_addresses))
+        reply = await self._request(p.InitiateSession(
+            addresses, begin_string, sender_comp_id, target_comp_id, heart_bt_int,
+            username, password, reset_seq_num, default_appl_ver_id,
+        ))  # fmt: skip
+        assert isinstance(reply, p.CommandCompleted)
+        return reply.session_id
+
+    async def submit(
+        self, session_id: int, msg_type: str, fields: Iterable[tuple[int, Any]] | bytes
+    ) -> asyncio.Future[p.Event]:
+        """Queue an application message to the Gateway (waiting while the link is full) and
+        return the future of its reply, for pipelining; :meth:`result_seq_num` turns that
+        reply into the MsgSeqNum or raises."""
+        command = p.SendMessage(session_id, msg_type, encode_fields(fields))
+        return await self._submit(command)
+
+    @staticmethod
+    def result_seq_num(reply: p.Event) -> int:
+        if isinstance(reply, p.SendCompleted):
+            return reply.seq_num
+        if isinstance(reply, p.SendFailed):
+            raise SendError(reply.code, reply.text, reply.session_id)
+        if isinstance(reply, p.CommandFailed):
+            raise SendError(reply.code, reply.text)
+        raise TransportError(f"unexpected reply {type(reply).__name__}")
+
+    async def send(self, session_id: int, msg_type: str, fields: Iterable[tuple[int, Any]] | bytes) -> int:
+        """Send an application message; the Gateway stamps header, MsgSeqNum and SendingTime.
+        Returns the MsgSeqNum once the message is persisted and handed to the connection;
+        raises :class:`SendError` when it was not sent."""
+        future = await self.submit(session_id, msg_type, fields)
+        return self.result_seq_num(await self._wait(future))
+
+    async def logout(self, session_id: int, text: str | None = None) -> None:
+        """Log the session out (an initiator session also stops reconnecting)."""
+        await self._request(p.LogoutSession(session_id, text))
+
+    async def disconnect(self, session_id: int) -> None:
+        """Drop the session's connection without a Logout (an initiator stops reconnecting)."""
+        await self._request(p.DisconnectSession(session_id))
+
+    async def claim(self, session_id: int = 0, *, key: str | None = None) -> int:
+        """Become the owner of a session (by id, or by key such as "FIX.4.4:GW->CLIENT");
+        messages kept while it had no owner follow. Returns the session id."""
+        reply = await self._request(p.ClaimSession(session_id, key))
+        assert isinstance(reply, p.CommandCompleted)
+        return reply.session_id
+
+    async def release(self, session_id: int) -> None:
+        await self._request(p.ReleaseSession(session_id))
+
+    async def list_sessions(self) -> tuple[p.SessionInfo, ...]:
+        reply = await self._request(p.ListSessions())
+        assert isinstance(reply, p.SessionList)
+        return reply.sessions
+
+    async def reset_sequence_numbers(self, session_id: int) -> None:
+        """Start a new sequence index (both sides at 1) on a session that is not logged on."""
+        await self._request(p.ResetSequenceNumbers(session_id))
+
+    async def wait_state(self, session_id: int, state: str = "ACTIVE", timeout: float = 10.0) -> None:
+        """Until the last SessionStateChanged seen for the session says ``state``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._states.get(session_id) != state:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise FixTimeoutError(
+                    f"session {session_id} not {state} within {timeout:g} s "
+                    f"(it is {self._states.get(session_id, 'unknown')})"
+                )
+            self._state_changed.clear()
+            try:
+                await asyncio.wait_for(self._state_changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def send_frame(self, frame: bytes) -> None:
+        """Put raw bytes on the link as a command frame (diagnostics and tests)."""
+        await self._link().send(frame)
+
+    async def events(self) -> AsyncIterator[p.Event]:
+        """Events in order, until the client is closed or the link is lost."""
+        while True:
+            item = await self._events.get()
+            if item is _END:
+                self._events.put_nowait(_END)
+                return
+            yield item
+
+    async def next_event(self, timeout: float | None = None) -> p.Event:
+        """The next event; :class:`FixTimeoutError` after ``timeout`` seconds."""
+        try:
+            item = await asyncio.wait_for(self._events.get(), timeout)
+        except asyncio.TimeoutError:
+            raise FixTimeoutError(f"no event within {timeout:g} s") from None
+        if item is _END:
+            self._events.put_nowait(_END)
+            raise GatewayDisconnectedError("the client is closed")
+        return item  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ internals
+
+    def _link(self) -> InprocEndpoint:
+        if self._endpoint is None or self._closed:
+            raise GatewayDisconnectedError("the client is not connected")
+        return self._endpoint
+
+    async def _submit(self, command: p.Command) -> asyncio.Future[p.Event]:
+        endpoint = self._link()
+        corr = next(self._corr)
+        future: asyncio.Future[p.Event] = asyncio.get_running_loop().create_future()
+        self._pending[corr] = future
+        try:
+            frame = p.encode(_with_corr(command, corr))
+        except CodecError:
+            del self._pending[corr]
+            raise
+        try:
+            await endpoint.send(frame)
+        except TransportError as exc:
+            self._pending.pop(corr, None)
+            raise GatewayDisconnectedError(str(exc)) from None
+        return future
+
+    async def _wait(self, future: asyncio.Future[p.Event]) -> p.Event:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._timeout)
+        except asyncio.TimeoutError:
+            raise FixTimeoutError(f"no reply from the gateway within {self._timeout:g} s") from None
+
+    async def _request(self, command: p.Command) -> p.Event:
+        reply = await self._wait(await self._submit(command))
+        if isinstance(reply, p.CommandFailed):
+            raise CommandError(reply.code, reply.text)
+        if isinstance(reply, p.SendFailed):
+            raise SendError(reply.code, reply.text, reply.session_id)
+        return reply
+
+    def _fail_all(self, reason: str) -> None:
+        pending = self._pending
+        self._pending = {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(GatewayDisconnectedError(reason))
+                future.exception()  # retrieved: nobody may be waiting
+
+    async def _read(self) -> None:
+        assert self._endpoint is not None
+        endpoint = self._endpoint
+        try:
+            while True:
+                frame = await endpoint.receive()
+                self._last_heard = asyncio.get_running_loop().time()
+                try:
+                    event = p.decode(frame)
+                except CodecError as exc:
+                    log.error("%s: malformed event from the gateway: %s", self.name, exc)
+                    self._events.put_nowait(p.ErrorReported(p.ErrorCode.MALFORMED_COMMAND, f"malformed event: {exc}"))
+                    continue
+                corr = event.correlation_id
+                if corr:
+                    future = self._pending.pop(corr, None)
+                    if future is not None:
+                        if not future.done():
+                            future.set_result(event)  # type: ignore[arg-type]
+                        continue
+                if isinstance(event, p.SessionStateChanged):
+                    self._states[event.session_id] = event.state
+                    self._state_changed.set()
+                elif isinstance(event, p.GatewayHeartbeat):
+                    continue
+                self._events.put_nowait(event)
+        except TransportError as exc:
+            if not self._closed:
+                log.warning("%s: link to the gateway lost: %s", self.name, exc)
+            self._fail_all("link to the gateway lost")
+            self._events.put_nowait(_END)
+
+    async def _heartbeat(self) -> None:
+        """Heartbeat the Gateway; a Gateway silent for ``[transport] liveness_timeout_ms``
+        (it heartbeats every ``heartbeat_interval_ms`` when idle) counts as gone."""
+        interval = self._hb_interval
+        loop = asyncio.get_running_loop()
+        self._last_heard = loop.time()
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                if loop.time() - self._last_heard > self._liveness:
+                    log.error("%s: nothing from the gateway for %.1f s; closing the link",
+                              self.name, loop.time() - self._last_heard)
+                    self._link().close()  # the reader sees the close and fails what waits
+                    return
+                await self._link().send(p.encode(p.Heartbeat(self.client_id)))
+        except TransportError:
+            return
+
+
+def _with_corr(command: p.Command, corr: int) -> p.Command:
+    import dataclasses
+
+    return dataclasses.replace(command, correlation_id=corr)
