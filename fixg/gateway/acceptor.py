@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Iterable
@@ -55,7 +56,8 @@ class Acceptor:
         self._ssl = ssl_context
         self._logon_timeout = logon_timeout
         self._clock = clock
-        self._server: asyncio.Server | None = None
+        self._listeners: list[socket.socket] = []
+        self._adopting: set[asyncio.Task[Any]] = set()
         self._connections: dict[SessionKey, SessionConnection] = {}
         self._all: set[SessionConnection] = set()
 
@@ -85,26 +87,40 @@ class Acceptor:
     @property
     def port(self) -> int:
         """The port listened on (the one the system chose when 0 was asked for)."""
-        if self._server is None or not self._server.sockets:
+        if not self._listeners:
             raise LocalProtocolError("the acceptor is not listening")
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(self._listeners[0].getsockname()[1])
 
     async def start(self) -> None:
+        # The acceptor runs its own listening sockets rather than asyncio.Server: a connection
+        # accepted in the same loop round as Server.close() leaks its socket in CPython, and
+        # stop() must be able to account for every connection it ever accepted.
         loop = asyncio.get_running_loop()
         try:
-            self._server = await loop.create_server(
-                self._make_connection, self._host, self._port, ssl=self._ssl
+            infos = await loop.getaddrinfo(
+                self._host or None, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
             )
+            for family, kind, proto, _name, address in dict.fromkeys(infos):
+                sock = socket.socket(family, kind, proto)
+                self._listeners.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+                sock.listen(128)
+                sock.setblocking(False)
         except OSError as exc:
+            self._close_listeners()
             raise TransportError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
+        for sock in self._listeners:
+            loop.add_reader(sock.fileno(), self._accept, sock)
         log.info("listening on %s:%d for %d sessions", self._host, self.port, len(self._sessions))
 
     async def stop(self, *, logout_timeout: float = 2.0) -> None:
         """Log out every logged-on session (bounded by ``logout_timeout``), then close all."""
-        server = self._server
-        self._server = None
-        if server is not None:
-            server.close()
+        self._close_listeners()
+        if self._adopting:  # accepted sockets becoming connections: let them finish
+            await asyncio.wait(self._adopting)
         logging_out = []
         for conn in list(self._all):
             session = conn.session
@@ -120,8 +136,43 @@ class Acceptor:
         waiting = [conn.closed for conn in self._all]
         if waiting:
             await asyncio.wait(waiting, timeout=1.0)
-        if server is not None:
-            await server.wait_closed()
+
+    def _close_listeners(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in self._listeners:
+            if sock.fileno() >= 0:
+                loop.remove_reader(sock.fileno())
+            sock.close()
+        self._listeners = []
+
+    def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(64):  # a bounded batch per readiness callback
+            try:
+                sock, _address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. EMFILE: keep listening, say why connections fail
+                log.error("accepting a connection failed: %s", exc)
+                return
+            try:
+                sock.setblocking(False)
+                task = loop.create_task(self._adopt(sock))
+            except BaseException:
+                sock.close()
+                raise
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
+
+    async def _adopt(self, sock: socket.socket) -> None:
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(self._make_connection, sock)
+        except Exception as exc:
+            sock.close()
+            log.error("setting up an accepted connection failed: %s", exc)
+        except BaseException:
+            sock.close()
+            raise
 
     async def __aenter__(self) -> Acceptor:
         await self.start()
@@ -153,6 +204,7 @@ class Acceptor:
             on_event=self._on_event,
             clock=self._clock,
             logon_timeout=self._logon_timeout,
+            server_tls=self._ssl,
         )
         self._all.add(conn)
         conn.closed.add_done_callback(functools.partial(self._forget, conn))

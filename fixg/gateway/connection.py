@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -139,6 +140,7 @@ class SessionConnection(asyncio.Protocol):
         logon_timeout: float = 10.0,
         max_message_size: int = 1024 * 1024,
         initiate_logon: bool = False,
+        server_tls: ssl.SSLContext | None = None,
     ) -> None:
         if (session is None) == (resolver is None):
             raise LocalProtocolError("a connection needs a session or a resolver, not both")
@@ -156,6 +158,12 @@ class SessionConnection(asyncio.Protocol):
         self._closing = False
         self._abort_handle: asyncio.TimerHandle | None = None
         self._flushing = False
+        # Acceptor-side TLS is started here, not by the server, so that a connection still
+        # in its handshake is ours to abort and to wait for (see _handshake).
+        self._server_tls = server_tls
+        self._raw: asyncio.Transport | None = None
+        self._handshake_task: asyncio.Task[None] | None = None
+        self._early: list[bytes] | None = None  # decrypted before _handshake resumed
         self.closed: asyncio.Future[str] = self._loop.create_future()
         self.peer = "?"
         self.close_reason = ""
@@ -168,9 +176,20 @@ class SessionConnection(asyncio.Protocol):
         if self._closing:  # closed while the TLS handshake was still going on
             transport.abort()
             return
-        self._transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if self._server_tls is not None and self._handshake_task is None:
+            # Plain TCP so far: upgrade first; _handshake comes back here with the TLS
+            # transport. The Logon timer covers the handshake.
+            transport.pause_reading()
+            self._early = []
+            self._raw = transport
+            self._handshake_task = self._loop.create_task(self._handshake(transport, self._server_tls))
+            if self.session is None:
+                self._arm_at(self._loop.time() + self._logon_timeout)
+            return
+        self._raw = None
+        self._transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             try:
@@ -192,6 +211,9 @@ class SessionConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
+            return
+        if self._early is not None:
+            self._early.append(data)
             return
         framer = self._framer
         try:
@@ -229,6 +251,36 @@ class SessionConnection(asyncio.Protocol):
         self._transport = None
         if not self.closed.done():
             self.closed.set_result(reason)
+
+    async def _handshake(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        reason = ""
+        try:
+            tls = await self._loop.start_tls(
+                raw, self, context, server_side=True, ssl_handshake_timeout=self._logon_timeout
+            )
+            if tls is None:  # the connection went away during the handshake
+                reason = self.close_reason or "connection closed during the TLS handshake"
+            elif not self._closing:
+                early, self._early = self._early or [], None
+                self.connection_made(tls)
+                for data in early:
+                    self.data_received(data)
+            else:
+                tls.abort()  # closed locally while the handshake finished: connection_lost follows
+        except (OSError, ssl.SSLError, ConnectionError, TimeoutError) as exc:
+            reason = self.close_reason or f"TLS handshake failed: {exc}"
+            log.warning("%s: TLS handshake failed: %s", self.peer, exc)
+        finally:
+            self._raw = None
+            self._early = None
+        if reason:
+            # start_tls has closed the raw transport and run its connection_lost by now.
+            raw.abort()
+            self._cancel_timer()
+            self._closing = True
+            self.close_reason = reason
+            if not self.closed.done():
+                self.closed.set_result(reason)
 
     def pause_writing(self) -> None:
         # The transport's buffer passed MaxOutboundBuffer: the peer is not reading.
@@ -411,6 +463,10 @@ class SessionConnection(asyncio.Protocol):
         self._cancel_timer()
         transport = self._transport
         if transport is None:
+            if self._raw is not None:
+                # Still in the TLS handshake: _handshake resolves `closed` once it is undone.
+                self._raw.abort()
+                return
             if not self.closed.done():
                 self.closed.set_result(reason)
             return
