@@ -168,6 +168,8 @@ class SessionConnection(asyncio.Protocol):
         self.peer = "?"
         self.close_reason = ""
         self.logged_on_once = False
+        #: perf_counter_ns() when the bytes being processed arrived (latency metrics)
+        self.received_ns = 0
 
     # ------------------------------------------------------------------ asyncio.Protocol
 
@@ -215,6 +217,7 @@ class SessionConnection(asyncio.Protocol):
         if self._early is not None:
             self._early.append(data)
             return
+        self.received_ns = time.perf_counter_ns()
         framer = self._framer
         try:
             framer.feed(data)

@@ -44,7 +44,7 @@ from fixg.gateway.acceptor import Acceptor
 from fixg.gateway.connection import SessionConnection, create_session
 from fixg.gateway.initiator import Initiator
 from fixg.gateway.tls import client_context, server_context
-from fixg.store.journal import JournalStoreFactory
+from fixg.store.factory import GatewayStoreFactory, open_store_factory
 from fixg.transport import protocol as p
 from fixg.transport.inproc import InprocEndpoint, InprocLink
 
@@ -108,12 +108,6 @@ class Gateway:
     leaving the block (or :meth:`aclose`) logs every session out and flushes the journal."""
 
     def __init__(self, config: Config, *, clock: Any = time.time) -> None:
-        if config.storage.backend != "journal":
-            raise ConfigError(
-                f"storage backend {config.storage.backend!r}: the Aeron archive backend is not "
-                "available yet in this version; use backend = \"journal\"",
-                file=config.source, key="storage.backend",
-            )
         if config.transport.kind != "inproc":
             raise ConfigError(
                 f"transport kind {config.transport.kind!r}: only the in-process transport is "
@@ -128,7 +122,7 @@ class Gateway:
         self._clients: dict[int, _Client] = {}
         self._next_client = 1
         self._acceptors: dict[int | None, Acceptor] = {}
-        self._factory: JournalStoreFactory | None = None
+        self._factory: GatewayStoreFactory | None = None
         self._timer: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._client_tasks: set[asyncio.Task[Any]] = set()
@@ -177,13 +171,7 @@ class Gateway:
             raise LocalProtocolError("the gateway is already started")
         self._started = True
         storage = self.config.storage
-        self._factory = JournalStoreFactory(
-            storage.path,
-            fsync=storage.fsync,
-            fsync_interval_ms=storage.fsync_interval_ms,
-            persist_sequence_numbers=storage.persist_sequence_numbers,
-            retain_periods=storage.retain_periods,
-        )
+        self._factory = await open_store_factory(self.config)
         try:
             groups: dict[int | None, list[Session]] = {}
             initiators: list[_Sess] = []
@@ -245,7 +233,7 @@ class Gateway:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._clients.clear()
         if self._factory is not None:
-            self._factory.close()
+            await self._factory.aclose()
         log.info("gateway %s stopped", self.name)
 
     async def __aenter__(self) -> Gateway:

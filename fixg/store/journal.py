@@ -558,6 +558,9 @@ class JournalStoreFactory:
         for store in self._stores.values():
             store.poll(now)
 
+    async def aclose(self) -> None:
+        self.close()
+
     def close(self) -> None:
         errors = []
         for store in self._stores.values():

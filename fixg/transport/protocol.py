@@ -51,6 +51,7 @@ __all__ = [
     "ReleaseSession",
     "ListSessions",
     "ResetSequenceNumbers",
+    "StatusRequest",
     # events
     "Welcome",
     "GatewayHeartbeat",
@@ -64,6 +65,8 @@ __all__ = [
     "SessionList",
     "OwnershipChanged",
     "ErrorReported",
+    "StatusReport",
+    "TransportStateChanged",
     "ErrorCode",
 ]
 
@@ -408,6 +411,12 @@ class ResetSequenceNumbers(Command):
     session_id: int = _field("u64")
 
 
+@_register(12)
+@dataclass(frozen=True, slots=True)
+class StatusRequest(Command):
+    """Ask for the gateway's health and metrics; answered by StatusReport."""
+
+
 # -- events (64..127) -----------------------------------------------------------------------
 
 
@@ -508,6 +517,25 @@ class ErrorReported(Event):
     code: int = _field("u16")
     text: str = _field("str")
     session_id: int = _field("u64", default=0)
+
+
+@_register(76)
+@dataclass(frozen=True, slots=True)
+class StatusReport(Event):
+    """The gateway's health and metrics as a JSON document (clients, sessions, stream
+    positions, per-stage latency histograms); see docs/gateway.md."""
+
+    document: bytes = _field("bytes")
+
+
+@_register(77)
+@dataclass(frozen=True, slots=True)
+class TransportStateChanged(Event):
+    """Raised by the client library itself (never sent by a gateway): the link to the gateway
+    went ``DOWN`` (media driver or gateway gone) or is ``UP`` again, sessions re-claimed."""
+
+    state: str = _field("str")
+    reason: str = _field("str", default="")
 
 
 # ---------------------------------------------------------------------------------------------

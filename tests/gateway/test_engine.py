@@ -359,9 +359,14 @@ def test_gateway_close_logs_out_initiated_sessions(tmp_path: Path) -> None:
 
 
 def test_aeron_storage_backend_is_a_clear_config_error(tmp_path: Path) -> None:
-    cfg = loads_config('[storage]\nbackend = "aeron"\n')
+    cfg = loads_config(f'[storage]\nbackend = "aeron"\npath = "{tmp_path}"\n')
+
+    async def scenario() -> None:
+        async with Gateway(cfg):
+            pass
+
     with pytest.raises(ConfigError, match="not available yet"):
-        Gateway(cfg)
+        run(scenario())
 
 
 def test_a_client_that_does_not_read_is_dropped_and_its_messages_kept(tmp_path: Path) -> None:
