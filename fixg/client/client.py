@@ -2,7 +2,8 @@
 
 ::
 
-    async with FixClient.connect(gateway, name="oms") as client:
+    async with FixClient.connect(gateway, name="oms") as client:   # in process
+    async with FixClient.connect(load_config("fixg.toml")) as client:   # over Aeron
         sid = await client.initiate_session("127.0.0.1", 9876, "BANK", "EXCH")
         await client.wait_state(sid, "ACTIVE", timeout=10)
         seq = await client.send(sid, "D", [(11, "ord-1"), (55, "IBM"), ...])
@@ -15,6 +16,12 @@ answered by the Gateway's reply; a refusal raises :class:`CommandError` (a
 a lost link raises :class:`GatewayDisconnectedError` (a :class:`~fixg.errors.TransportError`).
 Everything else the Gateway says (session state changes, application messages, rejects,
 ownership changes, errors) comes out of :meth:`FixClient.events`, in order.
+
+Over Aeron (``[transport] kind = "aeron"``) the client runs in its own process. When the link
+is lost (Gateway restarted or gone silent, media driver down) it emits
+``TransportStateChanged("DOWN")``, fails what was waiting for a reply with
+:class:`GatewayDisconnectedError`, reconnects as soon as it can, claims back the sessions it
+owned and emits ``TransportStateChanged("UP")``.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+import json
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fixg.errors import CodecError, FixTimeoutError, SessionError, TransportError
+from fixg.config import Config
+from fixg.errors import CodecError, ConfigError, FixTimeoutError, SessionError, TransportError
 from fixg.fix.codec import encode_body
 from fixg.transport import protocol as p
-from fixg.transport.inproc import InprocEndpoint
+from fixg.transport.aeron import AeronClientConnector, BackPressuredError
 
 if TYPE_CHECKING:
     from fixg.gateway.engine import Gateway
@@ -61,6 +70,30 @@ class GatewayDisconnectedError(TransportError):
     """The link to the Gateway is closed."""
 
 
+class _Link(Protocol):
+    @property
+    def closed(self) -> bool: ...
+
+    async def send(self, frame: bytes) -> None: ...
+
+    async def receive(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _InprocConnector:
+    reconnects = False
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def open(self, name: str) -> _Link:
+        return self.gateway.connect_inproc(name)
+
+    async def aclose(self) -> None:
+        return None
+
+
 def encode_fields(fields: Iterable[tuple[int, Any]] | bytes) -> bytes:
     """Body fields as the protocol carries them: ``tag=value<SOH>...``."""
     if isinstance(fields, (bytes, bytearray)):
@@ -75,23 +108,39 @@ class FixClient:
 
     def __init__(
         self,
-        gateway: Gateway,
+        gateway: Gateway | Config,
         *,
         name: str = "client",
         heartbeat_interval_ms: int | None = None,
         request_timeout: float = 30.0,
     ) -> None:
-        self._gateway = gateway
+        config = gateway if isinstance(gateway, Config) else gateway.config
+        self._connector: _InprocConnector | AeronClientConnector
+        if isinstance(gateway, Config):
+            if config.transport.kind != "aeron":
+                raise ConfigError(
+                    'a Gateway on the in-process transport (kind = "inproc") is reached through '
+                    'its Gateway object; across processes use [transport] kind = "aeron"',
+                    file=config.source, key="transport.kind",
+                )  # fmt: skip
+            self._connector = AeronClientConnector(config)
+        else:
+            self._connector = _InprocConnector(gateway)
+        self.config = config
         self.name = name
         self._hb_interval = (
             heartbeat_interval_ms
             if heartbeat_interval_ms is not None
-            else gateway.config.transport.heartbeat_interval_ms
+            else config.transport.heartbeat_interval_ms
         ) / 1000.0
         self._timeout = request_timeout
-        self._liveness = gateway.config.transport.liveness_timeout_ms / 1000.0
+        self._liveness = config.transport.liveness_timeout_ms / 1000.0
         self._last_heard = 0.0
-        self._endpoint: InprocEndpoint | None = None
+        self._endpoint: _Link | None = None
+        #: sessions this client owns and claims back after a reconnection
+        self.owned: set[int] = set()
+        self.transport_state = "DOWN"
+        self.reconnections = 0
         self._corr = itertools.count(1)
         self._pending: dict[int, asyncio.Future[p.Event]] = {}
         self._events: asyncio.Queue[Any] = asyncio.Queue()
@@ -101,10 +150,12 @@ class FixClient:
         self._closed = False
         self.client_id = 0
         self.gateway_name = ""
+        self.gateway_epoch = 0
 
     @classmethod
-    def connect(cls, gateway: Gateway, *, name: str = "client", **kw: Any) -> FixClient:
-        """A client of ``gateway``, connected on ``async with`` (or :meth:`start`)."""
+    def connect(cls, gateway: Gateway | Config, *, name: str = "client", **kw: Any) -> FixClient:
+        """A client of ``gateway`` (a Gateway object in this process, or the Config of a
+        Gateway reached over Aeron), connected on ``async with`` (or :meth:`start`)."""
         return cls(gateway, name=name, **kw)
 
     # ------------------------------------------------------------------ life
@@ -112,17 +163,34 @@ class FixClient:
     async def start(self) -> FixClient:
         if self._endpoint is not None:
             raise TransportError("the client is already started")
-        self._endpoint = self._gateway.connect_inproc(self.name)
+        try:
+            await self._open()
+        except BaseException:
+            await self._connector.aclose()
+            raise
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._read(), name=f"fixg client {self.name}"))
-        welcome = await self._request(
-            p.Hello(self.name, p.PROTOCOL_VERSION, int(self._hb_interval * 1000))
-        )
+        self._tasks.append(loop.create_task(self._heartbeat(), name=f"fixg client {self.name} hb"))
+        return self
+
+    async def _open(self) -> None:
+        """Open a link, say Hello, and start reading it."""
+        self._endpoint = await self._connector.open(self.name)
+        loop = asyncio.get_running_loop()
+        self._last_heard = loop.time()
+        reader = loop.create_task(self._read(self._endpoint), name=f"fixg client {self.name}")
+        self._tasks.append(reader)
+        try:
+            welcome = await self._request(
+                p.Hello(self.name, p.PROTOCOL_VERSION, int(self._hb_interval * 1000))
+            )
+        except BaseException:
+            self._endpoint.close()
+            raise
         assert isinstance(welcome, p.Welcome)
         self.client_id = welcome.client_id
         self.gateway_name = welcome.gateway_name
-        self._tasks.append(loop.create_task(self._heartbeat(), name=f"fixg client {self.name} hb"))
-        return self
+        self.gateway_epoch = welcome.gateway_epoch
+        self.transport_state = "UP"
 
     async def aclose(self) -> None:
         """Say Goodbye (the Gateway releases this client's sessions at once) and close."""
@@ -139,6 +207,7 @@ class FixClient:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._connector.aclose()
         self._fail_all("client closed")
         self._events.put_nowait(_END)
 
@@ -230,6 +299,14 @@ class FixClient:
 
     async def release(self, session_id: int) -> None:
         await self._request(p.ReleaseSession(session_id))
+        self.owned.discard(session_id)
+
+    async def status(self) -> dict[str, Any]:
+        """The Gateway's health and metrics (see :meth:`Gateway.status`)."""
+        reply = await self._request(p.StatusRequest())
+        assert isinstance(reply, p.StatusReport)
+        document: dict[str, Any] = json.loads(reply.document)
+        return document
 
     async def list_sessions(self) -> tuple[p.SessionInfo, ...]:
         reply = await self._request(p.ListSessions())
@@ -283,7 +360,7 @@ class FixClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _link(self) -> InprocEndpoint:
+    def _link(self) -> _Link:
         if self._endpoint is None or self._closed:
             raise GatewayDisconnectedError("the client is not connected")
         return self._endpoint
@@ -300,6 +377,11 @@ class FixClient:
             raise
         try:
             await endpoint.send(frame)
+        except BackPressuredError as exc:
+            self._pending.pop(corr, None)
+            if isinstance(command, p.SendMessage):
+                raise SendError(p.ErrorCode.BACK_PRESSURED, str(exc), command.session_id) from None
+            raise CommandError(p.ErrorCode.BACK_PRESSURED, str(exc)) from None
         except TransportError as exc:
             self._pending.pop(corr, None)
             raise GatewayDisconnectedError(str(exc)) from None
@@ -327,9 +409,7 @@ class FixClient:
                 future.set_exception(GatewayDisconnectedError(reason))
                 future.exception()  # retrieved: nobody may be waiting
 
-    async def _read(self) -> None:
-        assert self._endpoint is not None
-        endpoint = self._endpoint
+    async def _read(self, endpoint: _Link) -> None:
         try:
             while True:
                 frame = await endpoint.receive()
@@ -352,12 +432,56 @@ class FixClient:
                     self._state_changed.set()
                 elif isinstance(event, p.GatewayHeartbeat):
                     continue
+                elif isinstance(event, p.OwnershipChanged):
+                    if event.owner_client_id == self.client_id:
+                        self.owned.add(event.session_id)
+                    elif event.owner_client_id:
+                        self.owned.discard(event.session_id)  # taken over by another client
                 self._events.put_nowait(event)
         except TransportError as exc:
             if not self._closed:
                 log.warning("%s: link to the gateway lost: %s", self.name, exc)
             self._fail_all("link to the gateway lost")
-            self._events.put_nowait(_END)
+            if self._closed or not self._connector.reconnects or endpoint is not self._endpoint:
+                self._events.put_nowait(_END)
+                return
+            self.transport_state = "DOWN"
+            self._events.put_nowait(p.TransportStateChanged("DOWN", str(exc)))
+            asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        """Open a new link until one works, then claim back the sessions this client owned."""
+        # This task is tracked so that aclose() cancels it.
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.append(task)
+        delay = 0.1
+        while not self._closed:
+            try:
+                await self._open()
+            except (TransportError, FixTimeoutError, SessionError) as exc:
+                log.info("%s: reconnecting: %s", self.name, exc)
+                await self._connector.aclose()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            break
+        if self._closed:
+            return
+        self.reconnections += 1
+        lost = []
+        for session_id in sorted(self.owned):
+            try:
+                await self._request(p.ClaimSession(session_id, None))
+            except CommandError as exc:
+                lost.append(session_id)
+                log.warning("%s: session %d not claimed back: %s", self.name, session_id, exc)
+                self._events.put_nowait(p.ErrorReported(exc.code, f"session {session_id} not claimed back: {exc.text}", session_id))
+            except TransportError:
+                return  # lost again: that link's reader starts over
+        self.owned.difference_update(lost)
+        log.info("%s: reconnected to gateway %s as client %d", self.name, self.gateway_name, self.client_id)
+        self._events.put_nowait(p.TransportStateChanged("UP", f"client {self.client_id}"))
 
     async def _heartbeat(self) -> None:
         """Heartbeat the Gateway; a Gateway silent for ``[transport] liveness_timeout_ms``
@@ -368,12 +492,22 @@ class FixClient:
         try:
             while True:
                 await asyncio.sleep(interval)
+                endpoint = self._endpoint
+                if endpoint is None or endpoint.closed or self.transport_state != "UP":
+                    if self._closed or not self._connector.reconnects:
+                        return
+                    continue  # reconnecting
                 if loop.time() - self._last_heard > self._liveness:
                     log.error("%s: nothing from the gateway for %.1f s; closing the link",
                               self.name, loop.time() - self._last_heard)
-                    self._link().close()  # the reader sees the close and fails what waits
-                    return
-                await self._link().send(p.encode(p.Heartbeat(self.client_id)))
+                    endpoint.close()  # the reader sees the close and fails what waits
+                    if not self._connector.reconnects:
+                        return
+                    continue
+                try:
+                    await endpoint.send(p.encode(p.Heartbeat(self.client_id)))
+                except BackPressuredError:
+                    continue
         except TransportError:
             return
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import json
 import logging
 import os
 import time
@@ -45,7 +46,9 @@ from fixg.gateway.connection import SessionConnection, create_session
 from fixg.gateway.initiator import Initiator
 from fixg.gateway.tls import client_context, server_context
 from fixg.store.factory import GatewayStoreFactory, open_store_factory
+from fixg.metrics import LatencyStages
 from fixg.transport import protocol as p
+from fixg.transport.aeron import AeronGatewayTransport, AeronLink
 from fixg.transport.inproc import InprocEndpoint, InprocLink
 
 __all__ = ["Gateway", "session_id_of", "parse_body"]
@@ -93,9 +96,11 @@ class _Sess:
 class _Client:
     id: int
     name: str
-    endpoint: InprocEndpoint
+    endpoint: InprocEndpoint | AeronLink
     last_seen: float
     pending: collections.deque[p.Event] = field(default_factory=collections.deque)
+    #: perf_counter_ns() of each pending event's emission, in step with ``pending``
+    pending_ns: collections.deque[int] = field(default_factory=collections.deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     connected: bool = True
     expired: bool = False
@@ -108,12 +113,6 @@ class Gateway:
     leaving the block (or :meth:`aclose`) logs every session out and flushes the journal."""
 
     def __init__(self, config: Config, *, clock: Any = time.time) -> None:
-        if config.transport.kind != "inproc":
-            raise ConfigError(
-                f"transport kind {config.transport.kind!r}: only the in-process transport is "
-                "available in this version; use kind = \"inproc\"",
-                file=config.source, key="transport.kind",
-            )
         self.config = config
         self._clock = clock
         self._gw = config.gateway
@@ -131,6 +130,9 @@ class Gateway:
         self._started = False
         self._closed = False
         self.epoch = time.time_ns()
+        self.latency = LatencyStages()
+        self._command_ns = 0
+        self._aeron: AeronGatewayTransport | None = None
 
     # ------------------------------------------------------------------ life
 
@@ -199,6 +201,9 @@ class Gateway:
                     self._by_key[session.key].acceptor = acceptor
             for s in initiators:
                 await self._start_initiator(s)
+            if self.config.transport.kind == "aeron":
+                self._aeron = AeronGatewayTransport(self.config, self._attach_aeron)
+                await self._aeron.start()
         except BaseException:
             await self.aclose()
             raise
@@ -232,6 +237,9 @@ class Gateway:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._clients.clear()
+        if self._aeron is not None:
+            await self._aeron.aclose()
+            self._aeron = None
         if self._factory is not None:
             await self._factory.aclose()
         log.info("gateway %s stopped", self.name)
@@ -250,8 +258,18 @@ class Gateway:
         if not self._started or self._closed:
             raise TransportError("the gateway is not running")
         link = InprocLink(name, self.config.transport.queue_size)
+        self._attach(link.gateway, name)
+        return link.client
+
+    def _attach_aeron(self, link: AeronLink) -> None:
+        if self._closed:
+            link.close()
+            return
+        self._attach(link, link.name)
+
+    def _attach(self, endpoint: InprocEndpoint | AeronLink, name: str) -> None:
         loop = asyncio.get_running_loop()
-        client = _Client(self._next_client, name, link.gateway, loop.time())
+        client = _Client(self._next_client, name, endpoint, loop.time())
         self._next_client += 1
         self._clients[client.id] = client
         client.tasks.append(loop.create_task(self._read(client), name=f"fixg client {name} reader"))
@@ -260,7 +278,6 @@ class Gateway:
             self._client_tasks.add(task)
             task.add_done_callback(self._client_tasks.discard)
         log.info("client %d (%s) attached", client.id, name)
-        return link.client
 
     async def _drain_and_close(self, client: _Client) -> None:
         if client.connected and client.pending:
@@ -277,6 +294,7 @@ class Gateway:
             self._requeue(event)
             return
         client.pending.append(event)
+        client.pending_ns.append(time.perf_counter_ns())
         client.wake.set()
         transport = self.config.transport
         # Only a client whose link is full counts as behind (a burst, such as the buffer
@@ -302,17 +320,24 @@ class Gateway:
     async def _write(self, client: _Client) -> None:
         endpoint = client.endpoint
         pending = client.pending
+        pending_ns = client.pending_ns
+        delivered = self.latency.fix_in_delivered
+        perf_ns = time.perf_counter_ns
         try:
             while True:
                 await client.wake.wait()
                 client.wake.clear()
                 while pending:
-                    frame = p.encode(pending[0])
+                    event = pending[0]
+                    frame = p.encode(event)
                     if not endpoint.try_send(frame):
                         client.blocked = True  # the client is not taking its events
                         await endpoint.send(frame)
                         client.blocked = False
                     pending.popleft()
+                    emitted = pending_ns.popleft() if pending_ns else 0
+                    if type(event) is p.ApplicationMessageReceived and emitted:
+                        delivered.record(perf_ns() - emitted)
         except TransportError:
             self._client_gone(client)
 
@@ -348,6 +373,7 @@ class Gateway:
                     self._release_all(client)
                     self._client_gone(client)
                     return
+                self._command_ns = time.perf_counter_ns()
                 self._dispatch(client, command)
         except TransportError:
             self._client_gone(client)
@@ -360,6 +386,7 @@ class Gateway:
         client.connected = False
         pending = list(client.pending)
         client.pending.clear()
+        client.pending_ns.clear()
         for event in reversed(pending):  # older than anything buffered since: to the front
             if isinstance(event, p.ApplicationMessageReceived):
                 s = self._sessions.get(event.session_id)
@@ -434,6 +461,45 @@ class Gateway:
     def _on_heartbeat(self, client: _Client, cmd: p.Heartbeat) -> None:
         return None
 
+    def _on_status(self, client: _Client, cmd: p.StatusRequest) -> p.Event:
+        return p.StatusReport(json.dumps(self.status(), sort_keys=True).encode())
+
+    def status(self) -> dict[str, Any]:
+        """Health and metrics: clients (link state, last heard, queued events), sessions
+        (state, sequence numbers, owner, buffered messages), the Aeron transport's stream
+        positions, and the per-stage latency histograms (see :class:`LatencyStages`)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        clients = []
+        for c in self._clients.values():
+            entry: dict[str, Any] = {
+                "id": c.id, "name": c.name, "connected": c.connected, "expired": c.expired,
+                "last_heard_ms": round((now - c.last_seen) * 1000), "pending_events": len(c.pending),
+                "blocked": c.blocked, "transport": "aeron" if isinstance(c.endpoint, AeronLink) else "inproc",
+            }  # fmt: skip
+            if isinstance(c.endpoint, AeronLink):
+                entry["link_id"] = c.endpoint.link_id
+            clients.append(entry)
+        sessions = []
+        for s in self._sessions.values():
+            session = s.session
+            sessions.append({
+                "id": s.id, "key": str(s.key), "state": session.state.name, "owner": s.owner,
+                "next_sender_seq_num": session.store.next_sender_seq_num,
+                "next_target_seq_num": session.store.next_target_seq_num,
+                "buffered": len(s.buffer),
+            })  # fmt: skip
+        return {
+            "gateway": self.name,
+            "epoch": self.epoch,
+            "pid": os.getpid(),
+            "transport": self.config.transport.kind,
+            "aeron": self._aeron.status() if self._aeron is not None else None,
+            "clients": clients,
+            "sessions": sessions,
+            "latency": self.latency.summary(),
+        }
+
     def _on_send(self, client: _Client, cmd: p.SendMessage) -> p.Event:
         s = self._lookup(cmd.session_id)
         self._check_owner(client, s, required=True)
@@ -459,6 +525,8 @@ class Gateway:
             raise _Failed(p.ErrorCode.STORE_FAILED, f"not sent: {exc}") from None
         except LocalProtocolError as exc:
             raise _Failed(p.ErrorCode.SESSION_NOT_ACTIVE, str(exc)) from None
+        if conn is not None:
+            self.latency.client_out_sent.record(time.perf_counter_ns() - self._command_ns)
         return p.SendCompleted(s.id, seq)
 
     def _on_claim(self, client: _Client, cmd: p.ClaimSession) -> p.Event | None:
@@ -630,6 +698,9 @@ class Gateway:
             msg_type = (msg.get(35) or b"").decode("latin-1")
             seq = int(msg.get(34) or 0)
             app = p.ApplicationMessageReceived(s.id, seq, msg_type, data, event.poss_dup)  # type: ignore[attr-defined]
+            conn = self._connection(s)
+            if conn is not None and conn.received_ns:
+                self.latency.fix_in_processed.record(time.perf_counter_ns() - conn.received_ns)
             self._deliver(s, app, msg, msg_type, seq)
             if msg_type == "j":
                 owner = self._clients.get(s.owner)
@@ -726,6 +797,7 @@ class _Failed(Exception):
 _HANDLERS: dict[type, Any] = {
     p.Hello: Gateway._on_hello,
     p.Heartbeat: Gateway._on_heartbeat,
+    p.StatusRequest: Gateway._on_status,
     p.SendMessage: Gateway._on_send,
     p.ClaimSession: Gateway._on_claim,
     p.ReleaseSession: Gateway._on_release,
