@@ -191,6 +191,17 @@ class StorageConfig:
     archive_dir: str = _key("archive_dir", _nonempty, default="fixg-archive")
     #: hold an outbound message back from the wire until the archiver has recorded it
     hold_until_recorded: bool = _key("hold_until_recorded", _bool, default=False)
+    #: "spawn": the Gateway starts the archiver as a child process; "external": one is running
+    #: (``fixg archive serve``) on the same media driver
+    archiver: str = _key("archiver", _choice("spawn", "external"), default="spawn")
+    #: bytes per archive segment file before a new one is started
+    segment_length: int = _key("segment_length", _int(4096), default=64 << 20)
+    #: the archiver counts as down when its heartbeat is older than this
+    archive_timeout_ms: int = _key("archive_timeout_ms", _int(1), default=3000)
+    #: while the archiver is down: "buffer" keeps unrecorded messages (up to
+    #: archive_buffer_limit) and republishes them when it returns; "stop" refuses to store
+    archive_down_policy: str = _key("archive_down_policy", _choice("buffer", "stop"), default="buffer")
+    archive_buffer_limit: int = _key("archive_buffer_limit", _int(1), default=100_000)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,499 @@
+"""The archiver: records the Gateway's data and index streams, answers control requests.
+
+One process, one thread, one duty-cycle loop on the media driver (an idle strategy between
+cycles, never a busy spin)::
+
+    poll the data and index subscriptions -> append records (buffered) to their recordings
+    flush (one write per recording) and fsync per policy -> advance the recorded-position counters
+    poll the control subscription -> answer requests; run replays in batches of replay_fragment_limit
+    every 100 ms: the heartbeat counter, the bytes counters
+
+Run it with ``fixg archive serve --config FILE``, or let the Gateway spawn it
+(:func:`spawn`); ``python -m fixg.archive._child --settings JSON`` is what is spawned. A
+spawned archiver watches a pipe from its parent: when the parent dies it records what is left
+in the streams and exits. SIGTERM/SIGINT stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from fixg.archive import format as fmt
+from fixg.archive.storage import Archive, Recording
+from fixg.errors import AeronError, FixTimeoutError, StoreError
+
+if TYPE_CHECKING:
+    from fixg.aeron import Client, Counter, ExclusivePublication, Header
+    from fixg.config import Config
+
+__all__ = ["ArchiverSettings", "Archiver", "ArchiverHandle", "spawn", "main"]
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_S = 0.1
+RESPONSE_CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class ArchiverSettings:
+    aeron_dir: str | None
+    archive_dir: str
+    archive_channel: str = "aeron:ipc"
+    data_stream_id: int = 1001
+    index_stream_id: int = 1002
+    control_channel: str = "aeron:ipc"
+    control_stream_id: int = 100
+    fsync: str = "interval"
+    fsync_interval_ms: int = 10
+    segment_length: int = 64 << 20
+    replay_fragment_limit: int = 1024
+    replay_idle_strategy: str = "backoff"
+    fragment_limit: int = 256
+    driver_timeout_ms: int = 10_000
+
+    @classmethod
+    def from_config(cls, config: Config) -> ArchiverSettings:
+        s, a = config.storage, config.aeron
+        return cls(
+            aeron_dir=a.aeron_dir, archive_dir=s.archive_dir, archive_channel=s.archive_channel,
+            data_stream_id=s.data_stream_id, index_stream_id=s.index_stream_id,
+            control_channel=a.control_channel, control_stream_id=a.control_stream_id,
+            fsync=s.fsync, fsync_interval_ms=s.fsync_interval_ms, segment_length=s.segment_length,
+            replay_fragment_limit=a.replay_fragment_limit, replay_idle_strategy=a.replay_idle_strategy,
+            fragment_limit=a.fragment_limit, driver_timeout_ms=a.driver_timeout_ms,
+        )  # fmt: skip
+
+
+class _Replay:
+    """A replay in progress: messages go out in batches, a back-pressured one is kept."""
+
+    def __init__(self, correlation_id: int, pub: ExclusivePublication, items: Iterator[bytes]) -> None:
+        self.correlation_id = correlation_id
+        self.pub = pub
+        self.items = items
+        self.held: bytes | None = None
+        self.count = 0
+        self.done = False
+
+
+class Archiver:
+    """The archiver loop over an open :class:`Archive`."""
+
+    def __init__(self, settings: ArchiverSettings) -> None:
+        from fixg.aeron import Client, idle_strategy
+
+        self.settings = settings
+        self.archive = Archive(
+            settings.archive_dir, segment_length=settings.segment_length, fsync=settings.fsync,
+            fsync_interval_ms=settings.fsync_interval_ms,
+        )  # fmt: skip
+        self._stop = False
+        self._parent_fd: int | None = None
+        self._idle = idle_strategy("backoff")
+        self._replay_idle = idle_strategy(settings.replay_idle_strategy)
+        try:
+            self.client: Client = Client(settings.aeron_dir, client_name="fixg-archiver",
+                                         driver_timeout_ms=settings.driver_timeout_ms,
+                                         fragment_limit=settings.fragment_limit)
+        except BaseException:
+            self.archive.close()
+            raise
+        try:
+            self._joins: dict[tuple[int, int], int] = {}
+            self._gone: deque[tuple[int, int]] = deque()
+            self._active: dict[tuple[int, int], Recording] = {}
+            self._counters: dict[int, tuple[Counter, Counter]] = {}
+            s = settings
+            self.data_sub = self.client.add_subscription(
+                s.archive_channel, s.data_stream_id,
+                on_available_image=lambda i: self._joins.__setitem__((s.data_stream_id, i.session_id), i.join_position),
+                on_unavailable_image=lambda i: self._gone.append((s.data_stream_id, i.session_id)),
+            )  # fmt: skip
+            self.index_sub = self.client.add_subscription(
+                s.archive_channel, s.index_stream_id,
+                on_available_image=lambda i: self._joins.__setitem__((s.index_stream_id, i.session_id), i.join_position),
+                on_unavailable_image=lambda i: self._gone.append((s.index_stream_id, i.session_id)),
+            )  # fmt: skip
+            self.control_sub = self.client.add_subscription(s.control_channel, s.control_stream_id)
+            self._responses: dict[int, ExclusivePublication] = {}
+            self._outbox: deque[tuple[ExclusivePublication, bytes, float]] = deque()
+            self._replays: list[_Replay] = []
+            self.heartbeat = self.client.add_counter(
+                fmt.HEARTBEAT_COUNTER_TYPE, f"fixg archiver heartbeat pid={os.getpid()} dir={s.archive_dir}",
+                fmt.COUNTER_KEY.pack(s.data_stream_id, 0, 0),
+            )  # fmt: skip
+            self.heartbeat.value = int(time.time() * 1000)
+        except BaseException:
+            self.client.close()
+            self.archive.close()
+            raise
+
+    # -- recording ---------------------------------------------------------------------
+
+    def _recording(self, stream_id: int, session_id: int, position: int, length: int) -> Recording:
+        rec = self._active.get((stream_id, session_id))
+        if rec is None:
+            kind = "data" if stream_id == self.settings.data_stream_id else "index"
+            start = self._joins.get((stream_id, session_id), position - length)
+            rec = self.archive.start_recording(kind, stream_id, session_id, self.settings.archive_channel, start)
+            self._active[(stream_id, session_id)] = rec
+            if kind == "data":
+                key = fmt.COUNTER_KEY.pack(stream_id, session_id, rec.id)
+                pos = self.client.add_counter(
+                    fmt.RECORDED_POSITION_COUNTER_TYPE,
+                    f"fixg recorded position: rec={rec.id} stream={stream_id} session={session_id}", key)
+                size = self.client.add_counter(
+                    fmt.RECORDING_BYTES_COUNTER_TYPE,
+                    f"fixg recording bytes: rec={rec.id} stream={stream_id} session={session_id}", key)
+                pos.value = rec.durable_position
+                self._counters[rec.id] = (pos, size)
+        return rec
+
+    def _on_data(self, buffer: memoryview, header: Header) -> None:
+        values = header.values()
+        position = header.position
+        rec = self._recording(values.stream_id, values.session_id, position, len(buffer))
+        self.archive.append(rec, position, buffer)
+
+    def _stop_recording(self, key: tuple[int, int]) -> None:
+        rec = self._active.pop(key, None)
+        if rec is None:
+            return
+        self.archive.stop_recording(rec)
+        counters = self._counters.pop(rec.id, None)
+        if counters is not None:
+            counters[0].value = rec.durable_position
+            for c in counters:
+                c.close()
+
+    def _publish_positions(self) -> None:
+        for rid, (pos, size) in self._counters.items():
+            rec = self.archive.recordings[rid]
+            if pos.value != rec.durable_position:
+                pos.value = rec.durable_position
+            size.value = rec.bytes_total + len(rec.pending)
+
+    # -- control -----------------------------------------------------------------------
+
+    def _response_pub(self, stream_id: int) -> ExclusivePublication:
+        pub = self._responses.get(stream_id)
+        if pub is None or pub.is_closed:
+            pub = self.client.add_exclusive_publication(self.settings.control_channel, stream_id)
+            self._responses[stream_id] = pub
+        return pub
+
+    def _send(self, pub: ExclusivePublication, data: bytes) -> None:
+        if self._outbox or pub.try_offer(data) < 0:
+            self._outbox.append((pub, data, time.monotonic() + RESPONSE_CONNECT_TIMEOUT_S))
+
+    def _drain_outbox(self) -> int:
+        work = 0
+        while self._outbox:
+            pub, data, deadline = self._outbox[0]
+            if pub.try_offer(data) > 0:
+                self._outbox.popleft()
+                work += 1
+            elif time.monotonic() > deadline:
+                log.warning("archiver: dropping a response nobody reads (stream %d)", pub.stream_id)
+                self._outbox.popleft()
+            else:
+                break
+        return work
+
+    def _on_control(self, buffer: memoryview, header: Header) -> None:
+        try:
+            op, corr, stream, body = fmt.decode_request(buffer)
+        except (ValueError, TypeError) as exc:
+            log.warning("archiver: ignoring an unreadable control request: %s", exc)
+            return
+        pub = self._response_pub(stream)
+        try:
+            reply = self._handle(op, corr, pub, body)
+        except (StoreError, KeyError, TypeError, ValueError) as exc:
+            self._send(pub, fmt.encode_reply(fmt.Reply.ERROR, corr, {"error": str(exc), "code": "failed"}))
+            return
+        if reply is not None:
+            self._send(pub, fmt.encode_reply(fmt.Reply.OK, corr, reply))
+
+    def _handle(self, op: fmt.Op, corr: int, pub: ExclusivePublication, body: dict[str, Any]) -> dict[str, Any] | None:
+        archive = self.archive
+        if op == fmt.Op.PING:
+            return {"pid": os.getpid()}
+        if op == fmt.Op.SESSIONS:
+            return {"sessions": [s.to_json() for s in archive.sessions.values()]}
+        if op == fmt.Op.RECORDINGS:
+            return {"recordings": [r.describe() for r in sorted(archive.recordings.values(), key=lambda r: r.id)]}
+        if op == fmt.Op.STATUS:
+            out = archive.status()
+            out["pid"] = os.getpid()
+            out["active"] = [r.describe() for r in self._active.values()]
+            out["replays_in_progress"] = len(self._replays)
+            out["torn_bytes_truncated_at_start"] = archive.torn_bytes_truncated
+            return out
+        if op == fmt.Op.PURGE:
+            deleted = archive.purge(int(body.get("keep_periods", 1)))
+            return {"deleted": deleted}
+        if op == fmt.Op.REPLAY:
+            return self._start_replay(corr, pub, body)
+        raise ValueError(f"unknown request {op}")
+
+    def _start_replay(self, corr: int, pub: ExclusivePublication, body: dict[str, Any]) -> dict[str, Any] | None:
+        archive = self.archive
+        key = str(body["session"])
+        direction = int(body.get("direction", fmt.DIR_OUT))
+        begin, end = int(body.get("begin", 1)), int(body.get("end", 0))
+        state = archive.sessions.get(key)
+        if state is None:
+            self._send(pub, fmt.encode_reply(fmt.Reply.ERROR, corr, {
+                "error": f"the archive has no session {key!r}", "code": "unknown_session"}))
+            return None
+        seq_index = int(body.get("seq_index") or state.seq_index)
+        slot = archive.lookup.get((key, direction, seq_index), {})
+        if begin < 1 or (end and end < begin) or not any(begin <= n and (not end or n <= end) for n in slot):
+            last = max(slot) if slot else 0
+            self._send(pub, fmt.encode_reply(fmt.Reply.ERROR, corr, {
+                "error": f"no messages {begin}..{end or 'end'} of {key} ({'out' if direction else 'in'}, "
+                         f"sequence index {seq_index}) in the archive; it holds 1..{last}" if last else
+                         f"no messages of {key} ({'out' if direction else 'in'}, sequence index {seq_index}) "
+                         "in the archive",
+                "code": "no_such_range", "last": last}))  # fmt: skip
+            return None
+
+        def items() -> Iterator[bytes]:
+            for _n, position, payload in archive.replay(key, direction, seq_index, begin, end):
+                yield fmt.encode_replay_data(corr, position, payload)
+
+        self._replays.append(_Replay(corr, pub, items()))
+        return None
+
+    def _run_replays(self) -> int:
+        work = 0
+        limit = self.settings.replay_fragment_limit
+        for job in list(self._replays):
+            sent = 0
+            while sent < limit:
+                data = job.held
+                if data is None:
+                    data = next(job.items, None)
+                    if data is None:
+                        job.done = True
+                        break
+                if job.pub.try_offer(data) < 0:
+                    job.held = data
+                    break
+                job.held = None
+                job.count += 1
+                sent += 1
+            work += sent
+            if job.done:
+                self._send(job.pub, fmt.encode_replay_end(job.correlation_id, job.count))
+                self._replays.remove(job)
+        if self._replays and work == 0:
+            self._replay_idle.idle(0)
+        return work
+
+    # -- loop --------------------------------------------------------------------------
+
+    def do_work(self) -> int:
+        work = self.data_sub.poll(self._on_data, self.settings.fragment_limit)
+        work += self.index_sub.poll(self._on_data, self.settings.fragment_limit)
+        if work:
+            self.archive.flush()
+        else:
+            self.archive.flush()  # interval fsyncs happen when idle too
+        self._publish_positions()
+        while self._gone:
+            key = self._gone.popleft()
+            sub = self.data_sub if key[0] == self.settings.data_stream_id else self.index_sub
+            while sub.poll(self._on_data, self.settings.fragment_limit):
+                self.archive.flush()
+            self._stop_recording(key)
+            self._publish_positions()
+        work += self.control_sub.poll(self._on_control, 16)
+        work += self._drain_outbox()
+        work += self._run_replays()
+        return work
+
+    def run(self, ready: Any = None) -> None:
+        last_beat = 0.0
+        if ready is not None:
+            ready(self)
+        orphaned_at: float | None = None
+        while not self._stop:
+            work = self.do_work()
+            now = time.monotonic()
+            if now - last_beat >= HEARTBEAT_INTERVAL_S:
+                last_beat = now
+                self.heartbeat.value = int(time.time() * 1000)
+                if orphaned_at is None and self._parent_gone():
+                    log.warning("archiver: the parent process is gone; recording what is left, then exiting")
+                    orphaned_at = now
+            if orphaned_at is not None and (work == 0 and now - orphaned_at > 0.3 or now - orphaned_at > 5.0):
+                break
+            self._idle.idle(work)
+        self.close()
+
+    def _parent_gone(self) -> bool:
+        fd = self._parent_fd
+        if fd is None:
+            return False
+        readable, _, _ = select.select([fd], [], [], 0)
+        return bool(readable)
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def close(self) -> None:
+        try:
+            for _ in range(100):
+                if not (self.data_sub.poll(self._on_data) + self.index_sub.poll(self._on_data)):
+                    break
+            for key in list(self._active):
+                self._stop_recording(key)
+            self.archive.sync()
+        finally:
+            try:
+                self.client.close()
+            finally:
+                self.archive.close()
+
+
+# ----------------------------------------------------------------------------------------
+# The child process
+
+
+class ArchiverHandle:
+    """An archiver process spawned by :func:`spawn`."""
+
+    def __init__(self, process: subprocess.Popen[bytes], parent_w: int, info: dict[str, Any]) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.info = info
+        self._parent_w = parent_w
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._close_fds()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                log.warning("archiver %d did not stop in %.1f s: killing it", self.pid, timeout_s)
+                self.process.kill()
+                self.process.wait()
+        self._close_fds()
+
+    def _close_fds(self) -> None:
+        if self._parent_w >= 0:
+            os.close(self._parent_w)
+            self._parent_w = -1
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def spawn(settings: ArchiverSettings, *, timeout_s: float = 10.0) -> ArchiverHandle:
+    """Start an archiver child process; returns once it serves (its subscriptions and counters
+    are in place). It exits by itself, after recording what is left, when this process dies."""
+    parent_r, parent_w = os.pipe()
+    env = dict(os.environ)
+    # the child imports the same fixg as this process (a source tree or an installed one)
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fixg.archive._child", "--settings", json.dumps(asdict(settings)),
+             "--parent-fd", str(parent_r)],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, pass_fds=(parent_r,), env=env,
+        )  # fmt: skip
+    except OSError:
+        os.close(parent_w)
+        raise
+    finally:
+        os.close(parent_r)
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    line = b""
+    fd = process.stdout.fileno()
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        readable, _, _ = select.select([fd], [], [], max(0.0, left))
+        if not readable:
+            process.kill()
+            process.wait()
+            process.stdout.close()
+            os.close(parent_w)
+            raise FixTimeoutError(f"the archiver did not start within {timeout_s} s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            code = process.wait()
+            process.stdout.close()
+            os.close(parent_w)
+            raise StoreError(f"the archiver exited with status {code} before it was ready (see its log above)")
+        line += chunk
+    info = json.loads(line)
+    return ArchiverHandle(process, parent_w, info)
+
+
+def serve(settings: ArchiverSettings, *, parent_fd: int | None = None, announce: bool = False) -> int:
+    archiver = Archiver(settings)
+    archiver._parent_fd = parent_fd
+
+    def on_signal(_sig: int, _frame: Any) -> None:
+        archiver.stop()
+
+    old = [signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)]
+    try:
+        def ready(a: Archiver) -> None:
+            info = {"ready": True, "pid": os.getpid(), "heartbeat_counter_id": a.heartbeat.counter_id,
+                    "archive_dir": settings.archive_dir}
+            if announce:
+                sys.stdout.write(json.dumps(info) + "\n")
+                sys.stdout.flush()
+            else:
+                print(f"fixg archiver: recording {settings.archive_channel} streams {settings.data_stream_id}/"
+                      f"{settings.index_stream_id} into {settings.archive_dir}; control {settings.control_channel} "
+                      f"stream {settings.control_stream_id}", flush=True)
+
+        archiver.run(ready)
+    finally:
+        for sig, handler in zip((signal.SIGTERM, signal.SIGINT), old):
+            signal.signal(sig, handler)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fixg.archive._child")
+    parser.add_argument("--settings", required=True)
+    parser.add_argument("--parent-fd", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="fixg archiver %(process)d: %(levelname)s %(message)s")
+    settings = ArchiverSettings(**json.loads(args.settings))
+    try:
+        return serve(settings, parent_fd=args.parent_fd, announce=True)
+    except (StoreError, AeronError) as exc:
+        print(f"fixg archiver: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,507 @@
+"""The archive on disk: recordings in segment files, the catalog, recovery, and what the
+archiver derives from the records (each session's sequence state and the seqnum lookup).
+
+Layout of an archive directory::
+
+    catalog.json                 recordings: id, kind, stream, publication session, channel,
+                                 start/stop positions and times, segment numbers (atomic writes)
+    rec-00000001-000000.seg      records of recording 1, first segment
+    rec-00000001-000001.seg      ... a new segment when one reaches ``segment_length`` bytes
+    LOCK                         held (flock) by the archiver that writes the directory
+
+A record is ``<I length><I crc32><q end position> payload`` (see :mod:`fixg.archive.format`).
+At start-up every segment is scanned: the records are checked (length and CRC) and applied; a
+torn record at the end of a recording's last segment (a crash mid-write) is truncated away and
+the catalog's stop position set from what is really there. Damage anywhere else is a
+:class:`~fixg.errors.StoreError`. Read-only opening (inspection tools) takes no lock and
+changes nothing: a torn tail is skipped.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fixg.archive import format as fmt
+from fixg.errors import StoreError
+
+__all__ = ["Archive", "Recording", "SessionState"]
+
+log = logging.getLogger(__name__)
+
+CATALOG = "catalog.json"
+CATALOG_VERSION = 1
+_HDR = fmt.SEGMENT_HEADER
+
+
+def segment_name(recording_id: int, segment: int) -> str:
+    return f"rec-{recording_id:08d}-{segment:06d}.seg"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@dataclass
+class Recording:
+    """One recorded stream image: a data or index publication of one Gateway run."""
+
+    id: int
+    kind: str  # "data" | "index"
+    stream_id: int
+    session_id: int
+    channel: str
+    start_position: int
+    stop_position: int
+    start_time: float
+    stop_time: float | None = None
+    segments: list[int] = field(default_factory=lambda: [0])
+    # in memory
+    offsets: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
+    size: int = 0  # bytes of the last segment on disk (written)
+    bytes_total: int = 0
+    pending: bytearray = field(default_factory=bytearray, repr=False)
+    written_position: int = 0  # end position of the last record written to the OS
+    durable_position: int = 0  # end position of the last record fsynced (or written: fsync never)
+    fd: int = -1
+    dirty: bool = False
+    periods: set[tuple[str, int]] = field(default_factory=set, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.stop_time is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "stream_id": self.stream_id, "session_id": self.session_id,
+            "channel": self.channel, "start_position": self.start_position, "stop_position": self.stop_position,
+            "start_time": self.start_time, "stop_time": self.stop_time, "segments": list(self.segments),
+        }  # fmt: skip
+
+    def describe(self) -> dict[str, Any]:
+        out = self.to_json()
+        out.update(bytes=self.bytes_total, records=len(self.offsets), active=self.active,
+                   recorded_position=self.durable_position)
+        return out
+
+
+@dataclass
+class SessionState:
+    """What the archive says about a session's current sequence index."""
+
+    key: str
+    seq_index: int = 0
+    creation_time: float = 0.0
+    next_sender: int = 1
+    next_target: int = 1
+    sent: int = 0
+    received: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session": self.key, "seq_index": self.seq_index, "creation_time": self.creation_time,
+            "next_sender_seq_num": self.next_sender, "next_target_seq_num": self.next_target,
+            "sent": self.sent, "received": self.received,
+        }  # fmt: skip
+
+
+#: (session key, direction, sequence index) -> seqnum -> (publication session id, end position)
+Lookup = dict[tuple[str, int, int], dict[int, tuple[int, int]]]
+
+
+class Archive:
+    """An archive directory, opened for recording (the archiver) or read-only (tools)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        segment_length: int = 64 << 20,
+        fsync: str = "interval",
+        fsync_interval_ms: int = 10,
+        readonly: bool = False,
+    ) -> None:
+        if fsync not in ("always", "interval", "never"):
+            raise StoreError(f"unknown fsync policy {fsync!r}")
+        self.root = Path(root)
+        self.segment_length = segment_length
+        self.fsync = fsync
+        self.fsync_interval = fsync_interval_ms / 1000.0
+        self.readonly = readonly
+        self.recordings: dict[int, Recording] = {}
+        self.sessions: dict[str, SessionState] = {}
+        self.lookup: Lookup = {}
+        self.torn_bytes_truncated = 0
+        self._lock_fd = -1
+        self._next_id = 1
+        self._last_sync = time.monotonic()
+        self._read_fds: dict[tuple[int, int], int] = {}
+        try:
+            if readonly:
+                if not self.root.is_dir():
+                    raise StoreError(f"no archive at {self.root}")
+            else:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._lock()
+            self._recover()
+        except OSError as exc:
+            self.close()
+            raise StoreError(f"cannot open the archive {self.root}: {exc.strerror or exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening -----------------------------------------------------------------------
+
+    def _lock(self) -> None:
+        self._lock_fd = os.open(self.root / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise StoreError(f"the archive {self.root} is in use by another archiver (its LOCK is held)") from exc
+            raise
+
+    def _recover(self) -> None:
+        try:
+            raw = (self.root / CATALOG).read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        if raw:
+            try:
+                obj = json.loads(raw)
+                if obj.get("version") != CATALOG_VERSION:
+                    raise ValueError(f"catalog version {obj.get('version')!r}")
+                entries = obj["recordings"]
+                self._next_id = int(obj.get("next_id", 1))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StoreError(f"{self.root / CATALOG}: unreadable catalog: {exc}") from exc
+            for e in entries:
+                rec = Recording(
+                    int(e["id"]), str(e["kind"]), int(e["stream_id"]), int(e["session_id"]), str(e["channel"]),
+                    int(e["start_position"]), int(e["stop_position"]), float(e["start_time"]),
+                    None if e.get("stop_time") is None else float(e["stop_time"]), [int(s) for s in e["segments"]],
+                )  # fmt: skip
+                self.recordings[rec.id] = rec
+                self._next_id = max(self._next_id, rec.id + 1)
+        changed = False
+        # index recordings first: data records then only fill in what the index lacks
+        ordered = sorted(self.recordings.values(), key=lambda r: (r.kind != "index", r.id))
+        for rec in ordered:
+            before = (rec.stop_position, rec.stop_time)
+            self._scan_recording(rec)
+            if rec.stop_time is None and not self.readonly:
+                rec.stop_time = time.time()  # the archiver that recorded it is gone
+            changed |= before != (rec.stop_position, rec.stop_time)
+        if changed and not self.readonly:
+            self._write_catalog()
+
+    def _scan_recording(self, rec: Recording) -> None:
+        position = rec.start_position
+        for i, seg in enumerate(rec.segments):
+            path = self.root / segment_name(rec.id, seg)
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                if i == len(rec.segments) - 1 and not self.readonly:
+                    path.touch()
+                    _fsync_dir(self.root)
+                data = b""
+            offset = 0
+            view = memoryview(data)
+            while offset < len(data):
+                if offset + _HDR.size > len(data):
+                    break
+                length, check, pos = _HDR.unpack_from(data, offset)
+                end = offset + _HDR.size + length
+                if end > len(data):
+                    break
+                payload = view[offset + _HDR.size : end]
+                if fmt.crc(pos, payload) != check:
+                    break
+                rec.offsets[pos] = (seg, offset)
+                self._apply(rec, pos, payload)
+                position = pos
+                offset = end
+            if offset < len(data):
+                last = i == len(rec.segments) - 1
+                if not last:
+                    raise StoreError(f"{path}: corrupt record at byte {offset} (not at the end of the recording)")
+                torn = len(data) - offset
+                if not self.readonly:
+                    log.warning("archive %s: truncating a torn record at byte %d (%d bytes)", path, offset, torn)
+                    with open(path, "r+b") as fh:
+                        fh.truncate(offset)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    self.torn_bytes_truncated += torn
+            rec.bytes_total += offset
+            rec.size = offset
+            view.release()
+        rec.stop_position = max(position, rec.start_position)
+        rec.written_position = rec.durable_position = rec.stop_position
+
+    def _apply(self, rec: Recording, position: int, payload: bytes | memoryview) -> None:
+        if rec.kind == "index":
+            e = fmt.decode_index(payload)
+            rec.periods.add((e.key, e.seq_index))
+            self.lookup.setdefault((e.key, e.direction, e.seq_index), {})[e.seq_num] = (e.session_id, e.position)
+            return
+        r = fmt.decode_data(payload)
+        rec.periods.add((r.key, r.seq_index))
+        state = self.sessions.get(r.key)
+        if state is None:
+            state = self.sessions[r.key] = SessionState(r.key)
+        if r.kind == fmt.Kind.BEGIN:
+            if r.seq_index > state.seq_index:
+                state.seq_index, state.creation_time = r.seq_index, r.time
+                state.next_sender = state.next_target = 1
+                state.sent = state.received = 0
+            return
+        if r.seq_index != state.seq_index:
+            return  # a late copy from an older period
+        if r.kind == fmt.Kind.MSG:
+            slot = self.lookup.setdefault((r.key, r.direction, r.seq_index), {})
+            if r.number not in slot:
+                slot[r.number] = (rec.session_id, position)
+            if r.direction == fmt.DIR_OUT:
+                state.sent += 1
+                state.next_sender = max(state.next_sender, r.number + 1)
+            else:
+                state.received += 1
+                state.next_target = max(state.next_target, r.number + 1)
+        else:
+            state.next_sender, state.next_target = r.number, r.second
+
+    # -- recording -----------------------------------------------------------------------
+
+    def start_recording(self, kind: str, stream_id: int, session_id: int, channel: str, start_position: int) -> Recording:
+        self._writable()
+        rec = Recording(self._next_id, kind, stream_id, session_id, channel, start_position, start_position,
+                        time.time())  # fmt: skip
+        rec.written_position = rec.durable_position = start_position
+        self._next_id += 1
+        self.recordings[rec.id] = rec
+        self._open_segment(rec, 0)
+        self._write_catalog()
+        log.info("archive %s: recording %d (%s) of stream %d session %d from position %d",
+                 self.root, rec.id, kind, stream_id, session_id, start_position)
+        return rec
+
+    def _open_segment(self, rec: Recording, seg: int) -> None:
+        if rec.fd >= 0:
+            os.close(rec.fd)
+        path = self.root / segment_name(rec.id, seg)
+        rec.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        rec.size = os.fstat(rec.fd).st_size
+        if seg not in rec.segments:
+            rec.segments.append(seg)
+        _fsync_dir(self.root)
+
+    def append(self, rec: Recording, position: int, payload: bytes | memoryview) -> None:
+        """Add one record (buffered until :meth:`flush`) and apply it."""
+        length = _HDR.size + len(payload)
+        offset = rec.size + len(rec.pending)
+        if offset > 0 and offset + length > self.segment_length:
+            self._flush_one(rec)
+            self._sync_one(rec)
+            self._open_segment(rec, rec.segments[-1] + 1)
+            self._write_catalog()
+            offset = 0
+        rec.pending += fmt.encode_segment_record(position, payload)
+        rec.offsets[position] = (rec.segments[-1], offset)
+        rec.stop_position = position
+        self._apply(rec, position, payload)
+
+    def _flush_one(self, rec: Recording) -> None:
+        if not rec.pending:
+            return
+        data = bytes(rec.pending)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(rec.fd, view) :]
+        except OSError as exc:
+            raise StoreError(f"cannot write recording {rec.id} in {self.root}: {exc.strerror}") from exc
+        rec.size += len(data)
+        rec.bytes_total += len(data)
+        rec.pending.clear()
+        rec.written_position = rec.stop_position
+        rec.dirty = True
+        if self.fsync == "never":
+            rec.durable_position = rec.written_position
+
+    def _sync_one(self, rec: Recording) -> None:
+        if rec.dirty and rec.fd >= 0:
+            try:
+                os.fsync(rec.fd)
+            except OSError as exc:
+                raise StoreError(f"cannot fsync recording {rec.id} in {self.root}: {exc.strerror}") from exc
+            rec.dirty = False
+        rec.durable_position = rec.written_position
+
+    def flush(self, now: float | None = None) -> None:
+        """Write what was appended; fsync per the policy. Durable positions advance."""
+        now = time.monotonic() if now is None else now
+        active = [r for r in self.recordings.values() if r.fd >= 0]
+        for rec in active:
+            self._flush_one(rec)
+        if self.fsync == "always" or (self.fsync == "interval" and now - self._last_sync >= self.fsync_interval):
+            for rec in active:
+                self._sync_one(rec)
+            self._last_sync = now
+
+    def sync(self) -> None:
+        for rec in self.recordings.values():
+            if rec.fd >= 0:
+                self._flush_one(rec)
+                self._sync_one(rec)
+
+    def stop_recording(self, rec: Recording) -> None:
+        self._flush_one(rec)
+        self._sync_one(rec)
+        if rec.fd >= 0:
+            os.close(rec.fd)
+            rec.fd = -1
+        rec.stop_time = time.time()
+        self._write_catalog()
+        log.info("archive %s: recording %d stopped at position %d", self.root, rec.id, rec.stop_position)
+
+    def _write_catalog(self) -> None:
+        obj = {"version": CATALOG_VERSION, "next_id": self._next_id,
+               "recordings": [r.to_json() for r in sorted(self.recordings.values(), key=lambda r: r.id)]}
+        try:
+            _atomic_write(self.root / CATALOG, json.dumps(obj, indent=1).encode())
+        except OSError as exc:
+            raise StoreError(f"cannot write {self.root / CATALOG}: {exc.strerror}") from exc
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"the archive {self.root} is open read-only")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def read(self, rec: Recording, position: int) -> bytes | None:
+        """The payload of the record of ``rec`` ending at ``position`` (None if absent)."""
+        where = rec.offsets.get(position)
+        if where is None:
+            return None
+        seg, offset = where
+        if seg == rec.segments[-1] and rec.fd >= 0 and offset >= rec.size:
+            start = offset - rec.size  # still in the write buffer
+            length = _HDR.unpack_from(rec.pending, start)[0]
+            return bytes(rec.pending[start + _HDR.size : start + _HDR.size + length])
+        fd = self._read_fds.get((rec.id, seg))
+        try:
+            if fd is None:
+                fd = os.open(self.root / segment_name(rec.id, seg), os.O_RDONLY)
+                self._read_fds[(rec.id, seg)] = fd
+            head = os.pread(fd, _HDR.size, offset)
+            length, check, pos = _HDR.unpack(head)
+            payload = os.pread(fd, length, offset + _HDR.size)
+        except (OSError, struct.error) as exc:
+            raise StoreError(f"cannot read recording {rec.id} segment {seg} at {offset}: {exc}") from exc
+        if pos != position or fmt.crc(pos, payload) != check:
+            raise StoreError(f"recording {rec.id} segment {seg}: bad record at byte {offset}")
+        return payload
+
+    def find(self, session_id: int, position: int) -> Recording | None:
+        for rec in sorted(self.recordings.values(), key=lambda r: -r.id):
+            if rec.kind == "data" and rec.session_id == session_id and position in rec.offsets:
+                return rec
+        return None
+
+    def replay(self, key: str, direction: int, seq_index: int, begin: int, end: int) -> Iterator[tuple[int, int, bytes]]:
+        """(seqnum, position, data record) of stored messages with begin <= seqnum <= end
+        (end 0: no upper bound), ascending."""
+        slot = self.lookup.get((key, direction, seq_index), {})
+        nums = sorted(n for n in slot if n >= begin and (end == 0 or n <= end))
+        for n in nums:
+            session_id, position = slot[n]
+            rec = self.find(session_id, position)
+            if rec is None:
+                continue  # indexed but not (yet) recorded
+            payload = self.read(rec, position)
+            if payload is None:
+                continue
+            yield n, position, payload
+
+    def records(self, rec: Recording) -> Iterator[tuple[int, bytes]]:
+        """Every (end position, payload) of a recording, in order."""
+        for position in list(rec.offsets):
+            payload = self.read(rec, position)
+            if payload is not None:
+                yield position, payload
+
+    # -- management ----------------------------------------------------------------------
+
+    def purge(self, keep_periods: int) -> list[int]:
+        """Forget the sequence periods of every session but the last ``keep_periods`` and
+        delete the stopped recordings that hold nothing else. Returns the deleted ids."""
+        self._writable()
+        keep_periods = max(1, keep_periods)
+        kept: set[tuple[str, int]] = set()
+        for key, state in self.sessions.items():
+            for i in range(max(1, state.seq_index - keep_periods + 1), state.seq_index + 1):
+                kept.add((key, i))
+        for slot_key in list(self.lookup):
+            if (slot_key[0], slot_key[2]) not in kept:
+                del self.lookup[slot_key]
+        deleted = [r.id for r in self.recordings.values() if not r.active and not r.periods & kept]
+        for rid in deleted:
+            rec = self.recordings.pop(rid)
+            for seg in rec.segments:
+                fd = self._read_fds.pop((rid, seg), None)
+                if fd is not None:
+                    os.close(fd)
+        self._write_catalog()
+        for rid in deleted:
+            for path in self.root.glob(f"rec-{rid:08d}-*.seg"):
+                path.unlink()
+        return deleted
+
+    def status(self) -> dict[str, Any]:
+        total = sum(r.bytes_total for r in self.recordings.values())
+        return {
+            "archive_dir": str(self.root), "recordings": len(self.recordings), "bytes": total,
+            "sessions": len(self.sessions), "fsync": self.fsync, "segment_length": self.segment_length,
+        }  # fmt: skip
+
+    def close(self) -> None:
+        for rec in self.recordings.values():
+            if rec.fd >= 0:
+                try:
+                    self._flush_one(rec)
+                    self._sync_one(rec)
+                finally:
+                    os.close(rec.fd)
+                    rec.fd = -1
+        for fd in self._read_fds.values():
+            os.close(fd)
+        self._read_fds.clear()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
