@@ -78,7 +78,7 @@ class ArchiveClient:
         corr = self._offer(op, body or {}, deadline)
         found: list[tuple[fmt.Reply, Any]] = []
 
-        def handler(buffer: memoryview, _header: Header) -> None:
+        def handler(buffer: memoryview, header: Header) -> None:
             kind, c, reply = fmt.decode_reply(buffer)
             if c == corr:
                 found.append((kind, reply))
@@ -106,7 +106,7 @@ class ArchiveClient:
         batch: list[tuple[int, fmt.DataRecord]] = []
         state: dict[str, Any] = {}
 
-        def handler(buffer: memoryview, _header: Header) -> None:
+        def handler(buffer: memoryview, header: Header) -> None:
             kind, c, reply = fmt.decode_reply(buffer)
             if c != corr:
                 return

@@ -41,8 +41,8 @@ async def open_store_factory(config: Config) -> GatewayStoreFactory:
             persist_sequence_numbers=storage.persist_sequence_numbers,
             retain_periods=storage.retain_periods,
         )
-    raise ConfigError(
-        f"storage backend {storage.backend!r}: the Aeron archive backend is not available yet "
-        'in this version; use backend = "journal"',
-        file=config.source, key="storage.backend",
-    )  # fmt: skip
+    if storage.backend == "aeron":
+        from fixg.store.archive import ArchiveStoreFactory
+
+        return await ArchiveStoreFactory.open(config)
+    raise ConfigError(f"unknown storage backend {storage.backend!r}", file=config.source, key="storage.backend")

@@ -358,15 +358,61 @@ def test_gateway_close_logs_out_initiated_sessions(tmp_path: Path) -> None:
     run(scenario())
 
 
-def test_aeron_storage_backend_is_a_clear_config_error(tmp_path: Path) -> None:
-    cfg = loads_config(f'[storage]\nbackend = "aeron"\npath = "{tmp_path}"\n')
+@pytest.mark.aeron
+def test_aeron_storage_backend_records_through_its_own_driver_and_archiver(tmp_path: Path) -> None:
+    """backend = "aeron" with no driver running: the Gateway starts a media driver and an
+    archiver, stores through them, and stops both (removing the driver's directory)."""
+    import os
+    import uuid
+
+    from fixg.aeron.loader import load_library
+    from fixg.archive.storage import Archive
+    from fixg.errors import AeronLibraryNotFoundError
+
+    try:
+        load_library()
+    except AeronLibraryNotFoundError as exc:
+        pytest.skip(f"libaeron not installed: {exc}")
+    aeron_dir = Path("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp") / f"fixg-test-gw-{uuid.uuid4().hex[:10]}"
+    cfg = loads_config(f"""
+[gateway]
+accept_host = "127.0.0.1"
+accept_port = 0
+[storage]
+backend = "aeron"
+archive_dir = "{tmp_path / 'archive'}"
+fsync = "never"
+[aeron]
+"aeron.dir" = "{aeron_dir}"
+"aeron.threading.mode" = "SHARED"
+"aeron.ipc.term.buffer.length" = "64k"
+{ACCEPTOR_GW_BANK}
+""")
 
     async def scenario() -> None:
-        async with Gateway(cfg):
-            pass
+        async with Gateway(cfg) as gw:
+            queue = EventQueue()
+            async with bank_initiator(gw.port, queue) as bank, FixClient.connect(gw) as client:
+                await bank.wait_logged_on(WAIT)
+                sid = await client.claim(key=str(gw_bank_key()))
+                assert await client.send(sid, "D", ORDER) == 2
+                msg = await next_fix(queue, ev.MessageReceived)
+                assert msg.message.get(11) == b"o-1"
 
-    with pytest.raises(ConfigError, match="not available yet"):
+    try:
         run(scenario())
+        assert not aeron_dir.exists()
+        archive = Archive(tmp_path / "archive", readonly=True)
+        try:
+            state = archive.sessions[str(gw_bank_key())]
+            assert state.next_sender == 4 and state.sent == 3  # Logon, the order, Logout
+            assert [n for n, _p, _d in archive.replay(str(gw_bank_key()), 1, state.seq_index, 2, 2)] == [2]
+        finally:
+            archive.close()
+    finally:
+        import shutil
+
+        shutil.rmtree(aeron_dir, ignore_errors=True)
 
 
 def test_a_client_that_does_not_read_is_dropped_and_its_messages_kept(tmp_path: Path) -> None:

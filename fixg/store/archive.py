@@ -1,0 +1,504 @@
+"""The archive message store: ``[storage] backend = "aeron"``.
+
+The Gateway writes no files. Every store operation of a session becomes one message on the data
+stream (and, for a FIX message, one entry on the index stream: seqnum -> position); the
+archiver process (:mod:`fixg.archive.service`) on the same media driver records both and
+publishes, per recording, the position that is durable as an Aeron counter. The factory:
+
+- at start finds (or starts) the media driver, spawns the archiver unless ``archiver =
+  "external"``, and asks the archiver for every session's sequence state (next sender and
+  target numbers, sequence index, creation time): that is what the stores start from;
+- keeps every message offered but not yet acknowledged as recorded (the counter has not reached
+  its position) in a bounded buffer, so a ResendRequest is answered from the archive (a replay
+  over the control stream) plus that buffer, and nothing acknowledged is ever needed again;
+- watches the archiver's heartbeat counter: when it stops, the archiver is *down*: the
+  Gateway is told (a :class:`~fixg.errors.StoreError` from ``poll``, which it reports to its
+  clients) and the ``archive_down_policy`` applies: ``"buffer"`` keeps storing into the buffer
+  (up to ``archive_buffer_limit`` messages), ``"stop"`` refuses to store (the message is not
+  sent). When an archiver (re)appears, every unacknowledged message is published again, so a
+  message the old archiver never made durable is recorded by the new one;
+- with ``hold_until_recorded``, holds outbound frames back from the wire until the archiver has
+  recorded them (see :meth:`ArchiveStoreFactory.hold`); otherwise frames go out at once and the
+  lag (published - recorded bytes) is tracked in a counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fixg.archive import format as fmt
+from fixg.archive.client import ArchiveClient, ArchiveRequestError
+from fixg.errors import AeronError, FixTimeoutError, StoreError
+from fixg.fix.settings import SessionKey
+from fixg.store.base import Direction, MessageStore
+
+if TYPE_CHECKING:
+    from fixg.aeron import Client, Counter, ExclusivePublication
+    from fixg.archive.service import ArchiverHandle
+    from fixg.config import Config
+    from fixg.driver import DriverHandle
+
+__all__ = ["ArchiveStore", "ArchiveStoreFactory"]
+
+log = logging.getLogger(__name__)
+
+_DIR = {Direction.INBOUND: fmt.DIR_IN, Direction.OUTBOUND: fmt.DIR_OUT}
+_ALLOCATED = 1  # Aeron's counter record state "allocated"
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A message offered (position set) or waiting to be offered (position None)."""
+
+    data: bytes
+    meta: tuple[str, int, int, int] | None  # (key, direction, seq index, seqnum) of a MSG
+    index_key: bytes
+    position: int | None = None
+
+
+class _CounterRef:
+    """A counter found by a scan, re-validated by its registration id on every read."""
+
+    __slots__ = ("counter_id", "registration_id")
+
+    def __init__(self, counter_id: int, registration_id: int) -> None:
+        self.counter_id = counter_id
+        self.registration_id = registration_id
+
+
+class ArchiveStoreFactory:
+    """The stores of every session of one Gateway, over one data and one index publication."""
+
+    def __init__(self, config: Config, client: Client, archiver: ArchiverHandle | None,
+                 driver: DriverHandle | None) -> None:
+        self.config = config
+        storage = config.storage
+        self.client = client
+        self.archiver = archiver
+        self.driver = driver
+        self._timeout_ms = storage.archive_timeout_ms
+        self._policy = storage.archive_down_policy
+        self._limit = storage.archive_buffer_limit
+        self.hold_until_recorded = storage.hold_until_recorded
+        self._stores: dict[SessionKey, ArchiveStore] = {}
+        self._pending: deque[_Pending] = deque()
+        self._unpublished = 0
+        self._heartbeat: _CounterRef | None = None
+        self._recorded: _CounterRef | None = None
+        self._archiver_registration: int | None = None
+        self.archiver_up = False
+        self.recorded_position = 0
+        self._holds: deque[tuple[int, Callable[[], None]]] = deque()
+        self._hold_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._states: dict[str, dict[str, Any]] = {}
+        self._closed = False
+        a = config.aeron
+        try:
+            self.data_pub: ExclusivePublication = client.add_exclusive_publication(
+                storage.archive_channel, storage.data_stream_id)
+            self.index_pub: ExclusivePublication = client.add_exclusive_publication(
+                storage.archive_channel, storage.index_stream_id)
+            self.control = ArchiveClient(client, a.control_channel, a.control_stream_id, a.replay_stream_id,
+                                         timeout_s=self._timeout_ms / 1000.0, idle=a.replay_idle_strategy,
+                                         fragment_limit=a.replay_fragment_limit)
+            self.lag_counter: Counter = client.add_counter(
+                fmt.GATEWAY_LAG_COUNTER_TYPE,
+                f"fixg gateway archive lag: stream={storage.data_stream_id} session={self.data_pub.session_id}",
+                fmt.COUNTER_KEY.pack(storage.data_stream_id, self.data_pub.session_id, 0))
+        except BaseException:
+            client.close()
+            raise
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, config: Config) -> ArchiveStoreFactory:
+        from fixg import driver as drv
+        from fixg.aeron import Client, default_aeron_dir
+        from fixg.archive.service import ArchiverSettings, spawn
+
+        a, storage = config.aeron, config.storage
+        aeron_dir = a.aeron_dir or default_aeron_dir()
+        owned_driver = None
+        archiver = None
+        try:
+            if not drv.status(aeron_dir).alive:
+                owned_driver = await asyncio.to_thread(
+                    drv.start, dict(a.properties), aeron_dir=aeron_dir, properties_file=a.properties_file)
+                log.info("archive store: started a media driver in %s (pid %d)", aeron_dir, owned_driver.pid)
+            if storage.archiver == "spawn":
+                settings = ArchiverSettings.from_config(config)
+                settings = ArchiverSettings(**{**settings.__dict__, "aeron_dir": aeron_dir})
+                archiver = await asyncio.to_thread(spawn, settings)
+                log.info("archive store: archiver pid %d recording into %s", archiver.pid, storage.archive_dir)
+            client = Client(aeron_dir, client_name="fixg-gateway-archive", driver_timeout_ms=a.driver_timeout_ms)
+            factory = cls(config, client, archiver, owned_driver)
+        except BaseException:
+            if archiver is not None:
+                archiver.stop()
+            if owned_driver is not None:
+                owned_driver.stop()
+            raise
+        factory._loop = asyncio.get_running_loop()
+        try:
+            factory._load_states()
+            factory.poll(time.time())
+        except BaseException:
+            await factory.aclose()
+            raise
+        return factory
+
+    def _load_states(self) -> None:
+        deadline = time.monotonic() + max(self._timeout_ms / 1000.0, 5.0)
+        while True:
+            try:
+                reply = self.control.request(fmt.Op.SESSIONS, timeout_s=max(0.1, deadline - time.monotonic()))
+                break
+            except FixTimeoutError as exc:
+                raise StoreError(f"no archiver answers on {self.config.aeron.control_channel} stream "
+                                 f"{self.config.aeron.control_stream_id}: {exc}") from exc
+        self._states = {s["session"]: s for s in reply["sessions"]}
+
+    # -- the MessageStore factory ----------------------------------------------------------
+
+    def create(self, key: SessionKey, now: float) -> ArchiveStore:
+        store = self._stores.get(key)
+        if store is None or store._closed:
+            store = ArchiveStore(self, key, self._states.get(str(key)), now,
+                                 persist_sequence_numbers=self.config.storage.persist_sequence_numbers)
+            self._stores[key] = store
+        return store
+
+    # -- publishing ----------------------------------------------------------------------
+
+    def publish(self, data: bytes, meta: tuple[str, int, int, int] | None, key_bytes: bytes) -> None:
+        if not self.archiver_up:
+            if self._policy == "stop":
+                raise StoreError("the archiver is down and archive_down_policy is \"stop\": not storing")
+        if len(self._pending) >= self._limit:
+            raise StoreError(f"{len(self._pending)} messages are waiting for the archiver "
+                             f"(archive_buffer_limit {self._limit}): not storing more")
+        entry = _Pending(data, meta, key_bytes)
+        self._pending.append(entry)
+        if self._unpublished == 0 and self._offer(entry):
+            return
+        self._unpublished += 1
+
+    def _offer(self, entry: _Pending) -> bool:
+        position = self.data_pub.try_offer(entry.data)
+        if position < 0:
+            return False
+        entry.position = position
+        meta = entry.meta
+        if meta is not None:
+            index = fmt.encode_index(meta[1], entry.index_key, meta[2], meta[3], self.data_pub.session_id, position)
+            if self.index_pub.try_offer(index) < 0:
+                log.debug("archive store: index entry of %s %d not published (the data record has it too)",
+                          meta[0], meta[3])
+        return True
+
+    def _offer_unpublished(self) -> None:
+        if not self._unpublished:
+            return
+        for entry in self._pending:
+            if entry.position is None:
+                if not self._offer(entry):
+                    return
+                self._unpublished -= 1
+
+    def pending_messages(self, key: str, direction: int, seq_index: int) -> dict[int, bytes]:
+        """Messages of a session not yet acknowledged as recorded: seqnum -> message."""
+        out = {}
+        for entry in self._pending:
+            m = entry.meta
+            if m is not None and m[0] == key and m[1] == direction and m[2] == seq_index:
+                out[m[3]] = fmt.decode_data(entry.data).payload
+        return out
+
+    @property
+    def unrecorded(self) -> int:
+        """Messages published (or waiting to be) that the archiver has not made durable."""
+        return len(self._pending)
+
+    # -- counters --------------------------------------------------------------------------
+
+    def _read(self, ref: _CounterRef | None) -> int | None:
+        if ref is None:
+            return None
+        reader = self.client.counters
+        try:
+            if reader.state(ref.counter_id) != _ALLOCATED or reader.registration_id(ref.counter_id) != ref.registration_id:
+                return None
+            return reader.value(ref.counter_id)
+        except AeronError:
+            return None
+
+    def _scan(self, type_id: int, session_id: int | None) -> _CounterRef | None:
+        best: tuple[int, int] | None = None
+        stream = self.config.storage.data_stream_id
+        for info in self.client.counters.counters():
+            if info.type_id != type_id or len(info.key) < fmt.COUNTER_KEY.size:
+                continue
+            k_stream, k_session, k_rec = fmt.COUNTER_KEY.unpack_from(info.key)
+            if k_stream != stream or (session_id is not None and k_session != session_id):
+                continue
+            reg = self.client.counters.registration_id(info.counter_id)
+            rank = k_rec if session_id is not None else reg
+            if best is None or rank > best[0]:
+                best = (rank, info.counter_id)
+        if best is None:
+            return None
+        return _CounterRef(best[1], self.client.counters.registration_id(best[1]))
+
+    # -- the timer -------------------------------------------------------------------------
+
+    def poll(self, now: float) -> None:
+        """Track the archiver: heartbeat, recorded position, acknowledgements, republishing."""
+        if self._closed:
+            return
+        beat = self._read(self._heartbeat)
+        if beat is None or time.time() * 1000 - beat > self._timeout_ms:
+            self._heartbeat = self._scan(fmt.HEARTBEAT_COUNTER_TYPE, None)
+            beat = self._read(self._heartbeat)
+        alive = beat is not None and time.time() * 1000 - beat <= self._timeout_ms
+        error = None
+        if alive and self._heartbeat is not None:
+            if self._heartbeat.registration_id != self._archiver_registration:
+                if self._archiver_registration is not None:
+                    self._republish()
+                self._archiver_registration = self._heartbeat.registration_id
+                self._recorded = None
+            if not self.archiver_up:
+                if self._archiver_registration is not None and self._pending:
+                    log.warning("archive store: the archiver is back; %d messages to record", len(self._pending))
+                self.archiver_up = True
+        elif self.archiver_up or self._archiver_registration is None:
+            if self.archiver_up:
+                error = (f"the archiver is down (no heartbeat for {self._timeout_ms} ms); policy "
+                         f"{self._policy!r}: {'buffering up to ' + str(self._limit) + ' messages' if self._policy == 'buffer' else 'not storing'}")
+                log.error("archive store: %s", error)
+            self.archiver_up = False
+            self._archiver_registration = self._archiver_registration or -1
+        self._offer_unpublished()
+        self._acknowledge()
+        if error is not None:
+            raise StoreError(error)
+
+    def _acknowledge(self) -> None:
+        recorded = self._read(self._recorded)
+        if recorded is None and self._pending:
+            self._recorded = self._scan(fmt.RECORDED_POSITION_COUNTER_TYPE, self.data_pub.session_id)
+            recorded = self._read(self._recorded)
+        if recorded is not None:
+            self.recorded_position = recorded
+            pending = self._pending
+            while pending and pending[0].position is not None and pending[0].position <= recorded:
+                pending.popleft()
+            holds = self._holds
+            while holds and holds[0][0] <= recorded:
+                holds.popleft()[1]()
+        published = self.data_pub.position
+        self.lag_counter.value = max(0, published - self.recorded_position)
+        if self._holds and self._loop is not None and self._hold_timer is None:
+            self._hold_timer = self._loop.call_later(0.001, self._hold_tick)
+
+    def _hold_tick(self) -> None:
+        self._hold_timer = None
+        if not self._closed:
+            self._offer_unpublished()
+            self._acknowledge()
+
+    def _republish(self) -> None:
+        """A new archiver: publish every unacknowledged message again (it joined after them)."""
+        for entry in self._pending:
+            if entry.position is not None:
+                entry.position = None
+                self._unpublished += 1
+        self._recorded = None
+        self.recorded_position = 0
+        log.warning("archive store: a new archiver; republishing %d unrecorded messages", len(self._pending))
+        self._offer_unpublished()
+        holds = list(self._holds)
+        self._holds.clear()
+        for _pos, release in holds:  # re-target them at the new positions
+            self.hold(release)
+
+    def hold(self, release: Callable[[], None]) -> None:
+        """Call ``release`` once everything published so far is recorded (at once when it is)."""
+        last = next((e.position for e in reversed(self._pending) if e.position is not None), None)
+        if not self._pending:
+            release()
+            return
+        if last is None or self._unpublished:
+            last = 1 << 62  # released once the backlog is published and recorded: re-targeted then
+        self._holds.append((last, release))
+        if self._loop is not None and self._hold_timer is None:
+            self._hold_timer = self._loop.call_later(0.001, self._hold_tick)
+
+    # -- closing -------------------------------------------------------------------------
+
+    async def aclose(self, timeout_s: float = 5.0) -> None:
+        if self._closed:
+            return
+        deadline = time.monotonic() + timeout_s
+        try:
+            while self._pending and self.archiver_up and time.monotonic() < deadline:
+                try:
+                    self.poll(time.time())
+                except StoreError:
+                    break
+                await asyncio.sleep(0.002)
+            if self._pending:
+                log.warning("archive store: closing with %d messages not acknowledged as recorded", len(self._pending))
+        finally:
+            self._closed = True
+            if self._hold_timer is not None:
+                self._hold_timer.cancel()
+            for release in [r for _p, r in self._holds]:
+                release()
+            self._holds.clear()
+            for store in self._stores.values():
+                store._closed = True
+            self._stores.clear()
+            try:
+                self.client.close()
+            finally:
+                try:
+                    if self.archiver is not None:
+                        await asyncio.to_thread(self.archiver.stop)
+                finally:
+                    if self.driver is not None:
+                        await asyncio.to_thread(self.driver.stop)
+
+
+class ArchiveStore(MessageStore):
+    """The store of one session over the archive. Made by :class:`ArchiveStoreFactory`."""
+
+    def __init__(self, factory: ArchiveStoreFactory, key: SessionKey, state: dict[str, Any] | None, now: float,
+                 *, persist_sequence_numbers: bool = True) -> None:
+        self._factory = factory
+        self._key = key
+        self._name = str(key)
+        self._key_bytes = self._name.encode()
+        self._closed = False
+        self._apply_state(state)
+        if state is None:
+            self._begin(1, now)
+        elif not persist_sequence_numbers and (self._next != {Direction.OUTBOUND: 1, Direction.INBOUND: 1}):
+            self._begin(self._seq_index + 1, now)
+
+    def _apply_state(self, state: dict[str, Any] | None) -> None:
+        if state is None:
+            self._seq_index, self._creation_time = 0, 0.0
+            self._next = {Direction.OUTBOUND: 1, Direction.INBOUND: 1}
+        else:
+            self._seq_index = int(state["seq_index"])
+            self._creation_time = float(state["creation_time"])
+            self._next = {Direction.OUTBOUND: int(state["next_sender_seq_num"]),
+                          Direction.INBOUND: int(state["next_target_seq_num"])}
+        self._implied = dict(self._next)
+
+    def _begin(self, seq_index: int, now: float) -> None:
+        self._factory.publish(fmt.encode_data(fmt.Kind.BEGIN, 0, self._key_bytes, seq_index, 0, 0, now), None,
+                              self._key_bytes)
+        self._seq_index, self._creation_time = seq_index, now
+        self._next = {Direction.OUTBOUND: 1, Direction.INBOUND: 1}
+        self._implied = dict(self._next)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the archive store of {self._name} is closed")
+
+    def append(self, direction: Direction, seq_num: int, data: bytes, now: float) -> None:
+        self._check_open()
+        d = _DIR[direction]
+        record = fmt.encode_data(fmt.Kind.MSG, d, self._key_bytes, self._seq_index, seq_num, 0, now, data)
+        self._factory.publish(record, (self._name, d, self._seq_index, seq_num), self._key_bytes)
+        if seq_num + 1 > self._implied[direction]:
+            self._implied[direction] = seq_num + 1
+
+    def read_range(self, direction: Direction, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
+        self._check_open()
+        d = _DIR[direction]
+        found: dict[int, bytes] = {}
+        try:
+            for _pos, rec in self._factory.control.replay(self._name, d, begin, end, seq_index=self._seq_index):
+                found[rec.number] = rec.payload
+        except ArchiveRequestError as exc:
+            if exc.code not in ("no_such_range", "unknown_session"):
+                raise
+        except (FixTimeoutError, AeronError) as exc:
+            raise StoreError(f"cannot replay {self._name} {begin}..{end or 'end'} from the archive: {exc}") from exc
+        for seq, msg in self._factory.pending_messages(self._name, d, self._seq_index).items():
+            if seq >= begin and (end == 0 or seq <= end):
+                found[seq] = msg
+        return iter(sorted(found.items()))
+
+    def _set_next(self, direction: Direction, value: int) -> None:
+        self._check_open()
+        if value < 1:
+            raise StoreError(f"sequence numbers start at 1, not {value}")
+        self._next[direction] = value
+        if value != self._implied[direction]:
+            nxt_s, nxt_t = self._next[Direction.OUTBOUND], self._next[Direction.INBOUND]
+            self._factory.publish(fmt.encode_data(fmt.Kind.SEQ, 0, self._key_bytes, self._seq_index, nxt_s, nxt_t,
+                                                  time.time()), None, self._key_bytes)
+            self._implied[Direction.OUTBOUND], self._implied[Direction.INBOUND] = nxt_s, nxt_t
+
+    @property
+    def next_sender_seq_num(self) -> int:
+        return self._next[Direction.OUTBOUND]
+
+    @next_sender_seq_num.setter
+    def next_sender_seq_num(self, value: int) -> None:
+        self._set_next(Direction.OUTBOUND, value)
+
+    @property
+    def next_target_seq_num(self) -> int:
+        return self._next[Direction.INBOUND]
+
+    @next_target_seq_num.setter
+    def next_target_seq_num(self, value: int) -> None:
+        self._set_next(Direction.INBOUND, value)
+
+    @property
+    def creation_time(self) -> float:
+        return self._creation_time
+
+    @property
+    def seq_index(self) -> int:
+        return self._seq_index
+
+    def reset(self, now: float) -> None:
+        self._check_open()
+        self._begin(self._seq_index + 1, now)
+
+    def refresh(self) -> None:
+        """Reload the sequence state from the archive (what it has recorded so far)."""
+        self._check_open()
+        try:
+            reply = self._factory.control.request(fmt.Op.SESSIONS)
+        except (FixTimeoutError, AeronError) as exc:
+            raise StoreError(f"cannot refresh {self._name} from the archive: {exc}") from exc
+        for state in reply["sessions"]:
+            if state["session"] == self._name:
+                self._apply_state(state)
+
+    def hold(self, release: Callable[[], None]) -> bool:
+        """For the connection: with ``hold_until_recorded``, defer ``release`` (the write of an
+        outbound frame) until what was stored before it is recorded, and return True; otherwise
+        return False and the caller writes at once."""
+        if not self._factory.hold_until_recorded or self._closed:
+            return False
+        self._factory.hold(release)
+        return True
+
+    def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,106 @@
+"""Helpers of the archive tests: configurations, waits, a fixg counterparty."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fixg import loads_config
+from fixg.config import Config
+from fixg.fix import events as ev
+from fixg.fix.settings import SessionKey, SessionSettings
+from fixg.gateway import EventQueue, Initiator, create_session
+from fixg.store.base import MessageStore
+
+WAIT = 10.0
+T = TypeVar("T")
+ORDER = [(21, "1"), (55, "IBM"), (54, "1"), (60, "20240101-10:00:00"), (38, 100), (40, "1")]
+DRIVER_PROPERTIES = """
+"aeron.threading.mode" = "SHARED"
+"aeron.shared.idle.strategy" = "backoff"
+"aeron.term.buffer.length" = "64k"
+"aeron.ipc.term.buffer.length" = "64k"
+"aeron.term.buffer.sparse.file" = "true"
+"aeron.client.liveness.timeout" = "2s"
+"aeron.image.liveness.timeout" = "1s"
+"aeron.publication.linger.timeout" = "100ms"
+"aeron.publication.unblock.timeout" = "3s"
+"""
+
+
+def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+def archive_config_text(aeron_dir: Path | str, archive_dir: Path, *, storage: str = "", port: int = 0,
+                        aeron: str = "") -> str:
+    return f"""
+[gateway]
+accept_host = "127.0.0.1"
+accept_port = {port}
+[storage]
+backend = "aeron"
+archive_dir = "{archive_dir}"
+path = "{archive_dir}-unused-journal"
+fsync = "never"
+segment_length = 65536
+archive_timeout_ms = 1000
+{storage}
+[aeron]
+replay_stream_id = 9101
+"aeron.dir" = "{aeron_dir}"
+{DRIVER_PROPERTIES}
+{aeron}
+[[session]]
+SenderCompID = "GW"
+TargetCompID = "BANK"
+HeartBtInt = 30
+"""
+
+
+def archive_config(aeron_dir: Path | str, archive_dir: Path, **kw: Any) -> Config:
+    return loads_config(archive_config_text(aeron_dir, archive_dir, **kw))
+
+
+def gw_bank_key() -> SessionKey:
+    return SessionKey("FIX.4.4", "GW", "BANK")
+
+
+def bank_initiator(port: int, queue: EventQueue, store: MessageStore) -> Initiator:
+    settings = SessionSettings("FIX.4.4", "BANK", "GW", "initiator", heart_bt_int=30,
+                               socket_connect_hosts=(("127.0.0.1", port),))
+    return Initiator(create_session(settings, store), on_event=queue)
+
+
+async def wait_for(cond: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def next_fix(queue: EventQueue, kind: type[Any], timeout: float = WAIT,
+                   pred: Callable[[Any], bool] = lambda e: True) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {kind.__name__} event")
+        _, event = await asyncio.wait_for(queue.get(), left)
+        if isinstance(event, kind) and pred(event):
+            return event
+
+
+async def app_messages(queue: EventQueue, count: int) -> list[Any]:
+    out = []
+    for _ in range(count):
+        e = await next_fix(queue, ev.MessageReceived, pred=lambda e: e.message.get(35) not in (b"0", b"1", b"4", b"5", b"A", b"2"))
+        out.append(e.message)
+    return out
