@@ -1,0 +1,190 @@
+"""The archive store against the journal on the same operations, and the archiver's replays:
+real media driver, real archiver processes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from archive.archive_util import archive_config, run
+
+from fixg.aeron import BackpressurePolicy, Client
+from fixg.archive import format as fmt
+from fixg.archive.client import ArchiveClient, ArchiveRequestError
+from fixg.archive.service import ArchiverHandle, ArchiverSettings
+from fixg.driver import DriverHandle
+from fixg.fix.settings import SessionKey
+from fixg.store.archive import ArchiveStoreFactory
+from fixg.store.base import Direction, MessageStore
+from fixg.store.journal import JournalStoreFactory
+
+pytestmark = pytest.mark.aeron
+
+KEY = SessionKey("FIX.4.4", "GW", "BANK")
+OTHER = SessionKey("FIX.4.2", "GW", "VENUE")
+PATIENT = BackpressurePolicy(retry_count=10_000, backoff_ms=1)
+
+
+def msg(seq: int, body: str) -> bytes:
+    return b"8=FIX.4.4\x019=20\x0135=D\x0134=%d\x0158=%s\x01\x00\xff10=000\x01" % (seq, body.encode())
+
+
+def operations(store: MessageStore, other: MessageStore) -> None:
+    """One sequence of store calls: messages both ways, a gap, a SequenceReset, a reset."""
+    now = 1_700_000_000.0
+    for i in range(1, 40):
+        store.append(Direction.OUTBOUND, i, msg(i, f"out-{i}"), now + i)
+        store.next_sender_seq_num = i + 1
+        if i % 3 == 0:
+            store.append(Direction.INBOUND, i // 3, msg(i // 3, f"in-{i}"), now + i)
+            store.next_target_seq_num = i // 3 + 1
+        other.append(Direction.OUTBOUND, i, msg(i, "venue"), now + i)
+        other.next_sender_seq_num = i + 1
+    store.next_sender_seq_num = 45  # a gap: 40..44 never stored
+    store.append(Direction.OUTBOUND, 45, msg(45, "after-gap"), now + 50)
+    store.next_sender_seq_num = 46
+    store.next_target_seq_num = 30  # a SequenceReset from the counterparty
+
+
+def snapshot(store: MessageStore) -> dict[str, object]:
+    return {
+        "next": (store.next_sender_seq_num, store.next_target_seq_num),
+        "all_out": list(store.read_range(Direction.OUTBOUND, 1, 0)),
+        "all_in": list(store.read_range(Direction.INBOUND, 1, 0)),
+        "range": list(store.read_range(Direction.OUTBOUND, 10, 20)),
+        "gap": list(store.read_range(Direction.OUTBOUND, 38, 46)),
+        "none": list(store.read_range(Direction.OUTBOUND, 100, 200)),
+    }
+
+
+def test_archive_store_replays_exactly_what_the_journal_does(
+    media_driver: DriverHandle, tmp_path: Path
+) -> None:
+    journal = JournalStoreFactory(tmp_path / "journal", fsync="never")
+    try:
+        j, jo = journal.create(KEY, 1.0), journal.create(OTHER, 1.0)
+        operations(j, jo)
+        expected = snapshot(j)
+        expected_other = snapshot(jo)
+    finally:
+        journal.close()
+    cfg = archive_config(media_driver.aeron_dir, tmp_path / "archive")
+
+    async def first() -> None:
+        factory = await ArchiveStoreFactory.open(cfg)
+        try:
+            a, ao = factory.create(KEY, 1.0), factory.create(OTHER, 1.0)
+            operations(a, ao)
+            assert snapshot(a) == expected  # partly from the unrecorded buffer
+            factory.poll(time.time())
+            deadline = time.monotonic() + 10
+            while factory.unrecorded and time.monotonic() < deadline:
+                factory.poll(time.time())
+                time.sleep(0.005)
+            assert factory.unrecorded == 0
+            assert snapshot(a) == expected  # all from the archive now
+            assert snapshot(ao) == expected_other
+        finally:
+            await factory.aclose()
+
+    async def second() -> None:  # a new Gateway run: everything comes back from the archive
+        factory = await ArchiveStoreFactory.open(cfg)
+        try:
+            a, ao = factory.create(KEY, 2.0), factory.create(OTHER, 2.0)
+            assert snapshot(a) == expected
+            assert snapshot(ao) == expected_other
+            a.reset(3.0)
+            assert (a.next_sender_seq_num, a.next_target_seq_num) == (1, 1)
+            assert list(a.read_range(Direction.OUTBOUND, 1, 0)) == []
+        finally:
+            await factory.aclose()
+
+    async def third() -> None:
+        factory = await ArchiveStoreFactory.open(cfg)
+        try:
+            a = factory.create(KEY, 4.0)
+            assert (a.next_sender_seq_num, a.next_target_seq_num, a.creation_time) == (1, 1, 3.0)
+        finally:
+            await factory.aclose()
+
+    run(first())
+    run(second())
+    run(third())
+
+
+def _flood(pub_client: Client, count: int, key: bytes = b"FIX.4.4:GW->BANK") -> list[int]:
+    data = pub_client.add_exclusive_publication("aeron:ipc", 1001)
+    index = pub_client.add_exclusive_publication("aeron:ipc", 1002)
+    deadline = time.monotonic() + 10
+    while not (data.is_connected and index.is_connected):
+        assert time.monotonic() < deadline, "no archiver subscribed"
+        time.sleep(0.002)
+    data.offer(fmt.encode_data(fmt.Kind.BEGIN, 0, key, 1, 0, 0, 1.0))
+    positions = []
+    for i in range(1, count + 1):
+        pos = data.offer(fmt.encode_data(fmt.Kind.MSG, 1, key, 1, i, 0, float(i), msg(i, "x" * (i % 50))))
+        index.offer(fmt.encode_index(1, key, 1, i, data.session_id, pos))
+        positions.append(pos)
+    return positions
+
+
+def test_concurrent_replays_while_recording(
+    settings: ArchiverSettings, archivers: Callable[..., ArchiverHandle]
+) -> None:
+    archivers(settings)
+    with Client(settings.aeron_dir, backpressure=PATIENT) as pub_client:
+        _flood(pub_client, 300)
+        time.sleep(0.2)
+        results: dict[int, list[int]] = {}
+        errors: list[BaseException] = []
+
+        def replay(n: int) -> None:
+            try:
+                with Client(settings.aeron_dir) as c:
+                    ac = ArchiveClient(c, "aeron:ipc", 100, 7000 + n, fragment_limit=64)
+                    begin = 1 + n * 50
+                    results[n] = [r.number for _p, r in ac.replay("FIX.4.4:GW->BANK", 1, begin, begin + 149)]
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=replay, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        # keep recording while they replay
+        data = pub_client.add_exclusive_publication("aeron:ipc", 1001)
+        for i in range(301, 600):
+            data.offer(fmt.encode_data(fmt.Kind.MSG, 1, b"FIX.4.4:GW->BANK", 1, i, 0, float(i), msg(i, "y")))
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        assert results == {n: list(range(1 + n * 50, 150 + n * 50 + 1)) for n in range(3)}
+        with Client(settings.aeron_dir) as c:
+            ac = ArchiveClient(c, "aeron:ipc", 100, 7100)
+            deadline = time.monotonic() + 10
+            while True:
+                state = ac.request(fmt.Op.SESSIONS)["sessions"][0]
+                if state["next_sender_seq_num"] == 600 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+            assert state["next_sender_seq_num"] == 600
+            assert [r.number for _p, r in ac.replay("FIX.4.4:GW->BANK", 1, 290, 310)] == list(range(290, 311))
+
+
+def test_a_replay_of_a_range_that_does_not_exist_is_a_clear_error(
+    settings: ArchiverSettings, archivers: Callable[..., ArchiverHandle]
+) -> None:
+    archivers(settings)
+    with Client(settings.aeron_dir, backpressure=PATIENT) as c:
+        _flood(c, 10)
+        ac = ArchiveClient(c, "aeron:ipc", 100, 7200)
+        time.sleep(0.1)
+        with pytest.raises(ArchiveRequestError, match=r"no messages 50..60 of FIX.4.4:GW->BANK .* holds 1..10") as info:
+            list(ac.replay("FIX.4.4:GW->BANK", 1, 50, 60))
+        assert info.value.code == "no_such_range"
+        with pytest.raises(ArchiveRequestError, match="no session 'FIX.4.4:NOBODY->BANK'") as info:
+            list(ac.replay("FIX.4.4:NOBODY->BANK", 1, 1, 0))
+        assert info.value.code == "unknown_session"
+        assert [r.number for _p, r in ac.replay("FIX.4.4:GW->BANK", 1, 8, 0)] == [8, 9, 10]
