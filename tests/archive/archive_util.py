@@ -39,7 +39,7 @@ def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
 
 
 def archive_config_text(aeron_dir: Path | str, archive_dir: Path, *, storage: str = "", port: int = 0,
-                        aeron: str = "") -> str:
+                        aeron: str = "", timeout_ms: int = 1000) -> str:
     return f"""
 [gateway]
 accept_host = "127.0.0.1"
@@ -50,7 +50,7 @@ archive_dir = "{archive_dir}"
 path = "{archive_dir}-unused-journal"
 fsync = "never"
 segment_length = 65536
-archive_timeout_ms = 1000
+archive_timeout_ms = {timeout_ms}
 {storage}
 [aeron]
 replay_stream_id = 9101
