@@ -15,6 +15,7 @@ given to a *resolver* that picks the session by CompIDs or names the reason to r
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import ssl
@@ -399,7 +400,12 @@ class SessionConnection(asyncio.Protocol):
                 if out:
                     transport = self._transport
                     if transport is not None and not transport.is_closing():
-                        transport.write(out[0] if len(out) == 1 else b"".join(out))
+                        data = out[0] if len(out) == 1 else b"".join(out)
+                        # a store may hold frames back until they are durable (the archive's
+                        # hold_until_recorded); it calls the write itself then
+                        hold = getattr(session.store, "hold", None)
+                        if hold is None or not hold(functools.partial(self._write, data)):
+                            transport.write(data)
                 if not self._deliver():
                     break
         finally:

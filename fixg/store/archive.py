@@ -59,6 +59,7 @@ class _Pending:
     data: bytes
     meta: tuple[str, int, int, int] | None  # (key, direction, seq index, seqnum) of a MSG
     index_key: bytes
+    serial: int
     position: int | None = None
 
 
@@ -88,6 +89,8 @@ class ArchiveStoreFactory:
         self.hold_until_recorded = storage.hold_until_recorded
         self._stores: dict[SessionKey, ArchiveStore] = {}
         self._pending: deque[_Pending] = deque()
+        self._serial = 0  # of the last message published
+        self._acked_serial = 0  # of the last message acknowledged as recorded
         self._unpublished = 0
         self._heartbeat: _CounterRef | None = None
         self._recorded: _CounterRef | None = None
@@ -185,7 +188,8 @@ class ArchiveStoreFactory:
         if len(self._pending) >= self._limit:
             raise StoreError(f"{len(self._pending)} messages are waiting for the archiver "
                              f"(archive_buffer_limit {self._limit}): not storing more")
-        entry = _Pending(data, meta, key_bytes)
+        self._serial += 1
+        entry = _Pending(data, meta, key_bytes, self._serial)
         self._pending.append(entry)
         if self._unpublished == 0 and self._offer(entry):
             return
@@ -300,10 +304,10 @@ class ArchiveStoreFactory:
             self.recorded_position = recorded
             pending = self._pending
             while pending and pending[0].position is not None and pending[0].position <= recorded:
-                pending.popleft()
-            holds = self._holds
-            while holds and holds[0][0] <= recorded:
-                holds.popleft()[1]()
+                self._acked_serial = pending.popleft().serial
+        holds = self._holds
+        while holds and holds[0][0] <= self._acked_serial:
+            holds.popleft()[1]()
         published = self.data_pub.position
         self.lag_counter.value = max(0, published - self.recorded_position)
         if self._holds and self._loop is not None and self._hold_timer is None:
@@ -325,20 +329,13 @@ class ArchiveStoreFactory:
         self.recorded_position = 0
         log.warning("archive store: a new archiver; republishing %d unrecorded messages", len(self._pending))
         self._offer_unpublished()
-        holds = list(self._holds)
-        self._holds.clear()
-        for _pos, release in holds:  # re-target them at the new positions
-            self.hold(release)
 
     def hold(self, release: Callable[[], None]) -> None:
         """Call ``release`` once everything published so far is recorded (at once when it is)."""
-        last = next((e.position for e in reversed(self._pending) if e.position is not None), None)
-        if not self._pending:
+        if self._acked_serial >= self._serial and not self._holds:
             release()
             return
-        if last is None or self._unpublished:
-            last = 1 << 62  # released once the backlog is published and recorded: re-targeted then
-        self._holds.append((last, release))
+        self._holds.append((self._serial, release))
         if self._loop is not None and self._hold_timer is None:
             self._hold_timer = self._loop.call_later(0.001, self._hold_tick)
 

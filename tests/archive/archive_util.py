@@ -98,9 +98,9 @@ async def next_fix(queue: EventQueue, kind: type[Any], timeout: float = WAIT,
             return event
 
 
-async def app_messages(queue: EventQueue, count: int) -> list[Any]:
+async def app_messages(queue: EventQueue, count: int, timeout: float = WAIT) -> list[Any]:
     out = []
     for _ in range(count):
-        e = await next_fix(queue, ev.MessageReceived, pred=lambda e: e.message.get(35) not in (b"0", b"1", b"4", b"5", b"A", b"2"))
+        e = await next_fix(queue, ev.MessageReceived, timeout, pred=lambda e: e.message.get(35) not in (b"0", b"1", b"4", b"5", b"A", b"2"))
         out.append(e.message)
     return out
