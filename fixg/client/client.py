@@ -141,6 +141,7 @@ class FixClient:
         self.owned: set[int] = set()
         self.transport_state = "DOWN"
         self.reconnections = 0
+        self._received = 0  # ApplicationMessageReceived on the current link (acknowledged)
         self._corr = itertools.count(1)
         self._pending: dict[int, asyncio.Future[p.Event]] = {}
         self._events: asyncio.Queue[Any] = asyncio.Queue()
@@ -175,14 +176,16 @@ class FixClient:
     async def _open(self) -> None:
         """Open a link, say Hello, and start reading it."""
         self._endpoint = await self._connector.open(self.name)
+        self._received = 0
         loop = asyncio.get_running_loop()
         self._last_heard = loop.time()
         reader = loop.create_task(self._read(self._endpoint), name=f"fixg client {self.name}")
         self._tasks.append(reader)
         try:
-            welcome = await self._request(
-                p.Hello(self.name, p.PROTOCOL_VERSION, int(self._hb_interval * 1000))
-            )
+            welcome = await self._request(p.Hello(
+                self.name, p.PROTOCOL_VERSION, int(self._hb_interval * 1000),
+                self.client_id, self.gateway_epoch,
+            ))  # fmt: skip
         except BaseException:
             self._endpoint.close()
             raise
@@ -200,7 +203,7 @@ class FixClient:
         endpoint = self._endpoint
         if endpoint is not None and not endpoint.closed:
             try:
-                await asyncio.wait_for(endpoint.send(p.encode(p.Goodbye(self.client_id))), 1.0)
+                await asyncio.wait_for(endpoint.send(p.encode(p.Goodbye(self.client_id, self._received))), 1.0)
             except (TransportError, asyncio.TimeoutError):
                 pass
             endpoint.close()
@@ -254,6 +257,7 @@ class FixClient:
             username, password, reset_seq_num, default_appl_ver_id,
         ))  # fmt: skip
         assert isinstance(reply, p.CommandCompleted)
+        self.owned.add(reply.session_id)
         return reply.session_id
 
     async def submit(
@@ -295,6 +299,7 @@ class FixClient:
         messages kept while it had no owner follow. Returns the session id."""
         reply = await self._request(p.ClaimSession(session_id, key))
         assert isinstance(reply, p.CommandCompleted)
+        self.owned.add(reply.session_id)
         return reply.session_id
 
     async def release(self, session_id: int) -> None:
@@ -420,6 +425,10 @@ class FixClient:
                     log.error("%s: malformed event from the gateway: %s", self.name, exc)
                     self._events.put_nowait(p.ErrorReported(p.ErrorCode.MALFORMED_COMMAND, f"malformed event: {exc}"))
                     continue
+                if type(event) is p.Welcome:
+                    # Known before anything that follows it on the link is looked at.
+                    self.client_id = event.client_id
+                    self.gateway_epoch = event.gateway_epoch
                 corr = event.correlation_id
                 if corr:
                     future = self._pending.pop(corr, None)
@@ -427,7 +436,9 @@ class FixClient:
                         if not future.done():
                             future.set_result(event)  # type: ignore[arg-type]
                         continue
-                if isinstance(event, p.SessionStateChanged):
+                if type(event) is p.ApplicationMessageReceived:
+                    self._received += 1
+                elif isinstance(event, p.SessionStateChanged):
                     self._states[event.session_id] = event.state
                     self._state_changed.set()
                 elif isinstance(event, p.GatewayHeartbeat):
@@ -505,7 +516,7 @@ class FixClient:
                         return
                     continue
                 try:
-                    await endpoint.send(p.encode(p.Heartbeat(self.client_id)))
+                    await endpoint.send(p.encode(p.Heartbeat(self.client_id, self._received)))
                 except BackPressuredError:
                     continue
         except TransportError:

@@ -101,6 +101,10 @@ class _Client:
     pending: collections.deque[p.Event] = field(default_factory=collections.deque)
     #: perf_counter_ns() of each pending event's emission, in step with ``pending``
     pending_ns: collections.deque[int] = field(default_factory=collections.deque)
+    #: application messages handed to the link and not yet acknowledged by the client's
+    #: heartbeat (``Heartbeat.received``), numbered from 1 on this link
+    unacked: collections.deque[tuple[int, p.ApplicationMessageReceived]] = field(default_factory=collections.deque)
+    app_sent: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     connected: bool = True
     expired: bool = False
@@ -336,8 +340,11 @@ class Gateway:
                         client.blocked = False
                     pending.popleft()
                     emitted = pending_ns.popleft() if pending_ns else 0
-                    if type(event) is p.ApplicationMessageReceived and emitted:
-                        delivered.record(perf_ns() - emitted)
+                    if type(event) is p.ApplicationMessageReceived:
+                        client.app_sent += 1
+                        client.unacked.append((client.app_sent, event))
+                        if emitted:
+                            delivered.record(perf_ns() - emitted)
         except TransportError:
             self._client_gone(client)
 
@@ -369,6 +376,7 @@ class Gateway:
                     ))
                     continue
                 if isinstance(command, p.Goodbye):
+                    self._acknowledge(client, command.received)
                     log.info("client %d (%s) said goodbye", client.id, client.name)
                     self._release_all(client)
                     self._client_gone(client)
@@ -384,10 +392,14 @@ class Gateway:
         if not client.connected:
             return
         client.connected = False
-        pending = list(client.pending)
+        # What the client did not acknowledge, then what never left: older than anything
+        # buffered since, so to the front of the sessions' buffers (at least once: the next
+        # owner may see again a message the lost client had received; MsgSeqNum tells).
+        pending = [event for _, event in client.unacked] + list(client.pending)
+        client.unacked.clear()
         client.pending.clear()
         client.pending_ns.clear()
-        for event in reversed(pending):  # older than anything buffered since: to the front
+        for event in reversed(pending):
             if isinstance(event, p.ApplicationMessageReceived):
                 s = self._sessions.get(event.session_id)
                 if s is not None:
@@ -451,15 +463,35 @@ class Gateway:
         if required:
             raise _Failed(p.ErrorCode.NOT_OWNER, f"{s.key} has no owner; claim it first")
 
-    def _on_hello(self, client: _Client, cmd: p.Hello) -> p.Event:
+    def _on_hello(self, client: _Client, cmd: p.Hello) -> p.Event | None:
         if cmd.protocol_version != p.PROTOCOL_VERSION:
             raise _Failed(p.ErrorCode.UNSUPPORTED_VERSION,
                           f"protocol version {cmd.protocol_version}; this gateway speaks {p.PROTOCOL_VERSION}")
         client.name = cmd.client_name or client.name
+        previous = self._clients.get(cmd.previous_client_id) if cmd.previous_epoch == self.epoch else None
+        if previous is not None and previous is not client and not previous.connected:
+            # The same application back on a new link: its sessions move over (after the
+            # Welcome, with what was kept for them) instead of waiting for the time-out.
+            handed = [s for s in self._sessions.values() if s.owner == previous.id]
+            self._clients.pop(previous.id, None)
+            log.info("client %d (%s) is client %d reconnected: %d sessions handed over",
+                     client.id, client.name, previous.id, len(handed))
+            welcome = p.Welcome(client.id, self.name, p.PROTOCOL_VERSION, self.epoch, correlation_id=cmd.correlation_id)
+            self._emit(client, welcome)
+            for s in handed:
+                self._set_owner(s, client.id)
+            return None
         return p.Welcome(client.id, self.name, p.PROTOCOL_VERSION, self.epoch)
 
     def _on_heartbeat(self, client: _Client, cmd: p.Heartbeat) -> None:
+        self._acknowledge(client, cmd.received)
         return None
+
+    @staticmethod
+    def _acknowledge(client: _Client, received: int) -> None:
+        unacked = client.unacked
+        while unacked and unacked[0][0] <= received:
+            unacked.popleft()
 
     def _on_status(self, client: _Client, cmd: p.StatusRequest) -> p.Event:
         return p.StatusReport(json.dumps(self.status(), sort_keys=True).encode())
@@ -778,6 +810,10 @@ class Gateway:
                                     client.id, client.name, now - client.last_seen, len(owned))
                     for s in owned:
                         self._set_owner(s, 0)
+                    if isinstance(client.endpoint, AeronLink):
+                        # A client process that went silent: free its link (and publication);
+                        # if it is alive after all it says Hello again on a new link.
+                        self._client_gone(client)
                     if not client.connected:
                         self._clients.pop(client.id, None)
             if now >= next_hb:

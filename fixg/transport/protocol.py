@@ -329,18 +329,26 @@ class Hello(Command):
     client_name: str = _field("str")
     protocol_version: int = _field("u16", default=PROTOCOL_VERSION)
     heartbeat_interval_ms: int = _field("u32", default=1000)
+    #: a client reconnecting after its link was lost: the id it had and the gateway epoch it
+    #: had it in; the gateway hands that client's sessions over if it still holds them
+    previous_client_id: int = _field("u64", default=0)
+    previous_epoch: int = _field("u64", default=0)
 
 
 @_register(2)
 @dataclass(frozen=True, slots=True)
 class Heartbeat(Command):
     client_id: int = _field("u64")
+    #: ApplicationMessageReceived events received on this link so far (an acknowledgement:
+    #: the gateway gives what was not acknowledged to the next owner if this client is lost)
+    received: int = _field("u64", default=0)
 
 
 @_register(3)
 @dataclass(frozen=True, slots=True)
 class Goodbye(Command):
     client_id: int = _field("u64")
+    received: int = _field("u64", default=0)
 
 
 @_register(4)

@@ -1,0 +1,392 @@
+"""The Aeron transport between a Gateway process and FixClient processes, with real parts: a
+real media driver, `fixg gateway` in its own process, client processes (client_proc.py), and
+QuickFIX acceptors as the FIX counterparties over TCP on 127.0.0.1. Failures are real signals:
+SIGKILL of a client, of the Gateway and of the driver, SIGSTOP of a client. Every wait is
+bounded; no timing is asserted. The invariant checked throughout: every order a client was
+told was sent is at the counterparty."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interop.qfharness import QFHarness, quickfix_factory  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.aeron, pytest.mark.interop]
+
+WAIT = 20.0
+CLIENT = str(Path(__file__).with_name("client_proc.py"))
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Proc:
+    """A child process whose stdout lines are read (JSON where they parse) as they come."""
+
+    def __init__(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        self.name = name
+        self.proc = proc
+        self.lines: list[Any] = []
+        self._new = asyncio.Event()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def start(cls, name: str, *args: str) -> Proc:
+        proc = await asyncio.create_subprocess_exec(
+            *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
+        )  # fmt: skip
+        return cls(name, proc)
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            raw = await self.proc.stdout.readline()
+            if not raw:
+                break
+            text = raw.decode().strip()
+            try:
+                self.lines.append(json.loads(text))
+            except ValueError:
+                self.lines.append(text)
+            self._new.set()
+        self._new.set()
+
+    def events(self, ev: str) -> list[dict[str, Any]]:
+        return [x for x in self.lines if isinstance(x, dict) and x.get("ev") == ev]
+
+    async def wait(self, pred: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while not pred():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                tail = self.lines[-8:]
+                raise AssertionError(f"{self.name}: timed out waiting for {what}; last lines: {tail}")
+            self._new.clear()
+            try:
+                await asyncio.wait_for(self._new.wait(), min(left, 0.2))
+            except asyncio.TimeoutError:
+                pass
+
+    async def wait_line(self, text: str, timeout: float = WAIT) -> None:
+        await self.wait(lambda: any(isinstance(x, str) and text in x for x in self.lines), repr(text), timeout)
+
+    async def command(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        await self.proc.stdin.drain()
+
+    def send_signal(self, sig: int) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self.proc.returncode is None:
+            try:
+                if sig == signal.SIGTERM and self.proc.stdin is not None and self.name.startswith("client"):
+                    self.proc.stdin.close()  # a client exits cleanly on end of input
+                else:
+                    self.proc.send_signal(sig)
+                await asyncio.wait_for(self.proc.wait(), timeout)
+            except (asyncio.TimeoutError, ProcessLookupError):
+                self.proc.kill()
+                await self.proc.wait()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        await asyncio.wait_for(self._reader, 5.0)
+        # asyncio's subprocess transport is closed once the process and its pipes are done.
+        transport = getattr(self.proc, "_transport", None)
+        if transport is not None:
+            transport.close()
+
+
+class Setup:
+    """The counterparties, the config file and the processes of one test."""
+
+    def __init__(self, tmp: Path, aeron_dir: Path, channel: str, qf: list[QFHarness], *, client_timeout_ms: int) -> None:
+        self.tmp = tmp
+        self.qf = qf
+        sessions = []
+        for i, harness in enumerate(qf, 1):
+            sessions.append(f"""
+[[session]]
+ConnectionType = "initiator"
+SenderCompID = "FIXG{i}"
+TargetCompID = "QF{i}"
+SocketConnectHost = "127.0.0.1"
+SocketConnectPort = {harness.port}
+HeartBtInt = 1
+ReconnectInterval = 1
+""")
+        self.config = tmp / "fixg.toml"
+        self.config.write_text(f"""
+[gateway]
+name = "gw"
+client_timeout_ms = {client_timeout_ms}
+[transport]
+kind = "aeron"
+channel = "{channel}"
+heartbeat_interval_ms = 200
+liveness_timeout_ms = 1500
+[storage]
+path = "{tmp / 'journal'}"
+[aeron]
+"aeron.dir" = "{aeron_dir}"
+driver_timeout_ms = 2000
+{''.join(sessions)}""")
+        self.procs: list[Proc] = []
+
+    async def gateway(self) -> Proc:
+        proc = await Proc.start("gateway", sys.executable, "-m", "fixg", "gateway", "--config", str(self.config))
+        self.procs.append(proc)
+        await proc.wait_line("sessions,")
+        return proc
+
+    async def client(self, name: str) -> Proc:
+        proc = await Proc.start(f"client {name}", sys.executable, CLIENT, str(self.config), name)
+        self.procs.append(proc)
+        await proc.wait(lambda: bool(proc.events("ready")), "ready")
+        return proc
+
+    async def close(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.proc.returncode is None:
+                proc.send_signal(signal.SIGCONT)
+            await proc.stop()
+
+
+def received_ids(harness: QFHarness) -> set[str]:
+    with harness.app.lock:
+        return {m.get(11, "") for m in harness.app.app_in if m.get(35) == "D"}
+
+
+def logged_on(harness: QFHarness) -> bool:
+    session = harness.session
+    return bool(session is not None and session.isLoggedOn())
+
+
+async def until(cond: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def trade(client: Proc, prefix: str, count: int) -> list[str]:
+    """Send ``count`` orders and wait for their ExecutionReports; returns the ids sent."""
+    await client.command(f"send {count} {prefix}")
+    ids = [f"{prefix}-{i}" for i in range(count)]
+    await client.wait(lambda: {e["id"] for e in client.events("sent")} >= set(ids), f"{prefix} sent")
+    await client.wait(lambda: {e["id"] for e in client.events("exec")} >= set(ids), f"{prefix} executions")
+    return ids
+
+
+def run(coro: Any, timeout: float = 150.0) -> Any:
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+def counterparties(quickfix_factory: Callable[..., QFHarness], n: int = 2) -> list[QFHarness]:  # noqa: F811
+    return [
+        quickfix_factory(role="acceptor", begin_string="FIX.4.4", sender=f"QF{i}", target=f"FIXG{i}")
+        for i in range(1, n + 1)
+    ]
+
+
+def check_sent_arrived(client: Proc, harness: QFHarness) -> None:
+    sent = {e["id"] for e in client.events("sent")}
+    missing = sent - received_ids(harness)
+    assert not missing, f"{client.name}: told sent but missing at the counterparty: {sorted(missing)[:10]}"
+
+
+@pytest.mark.parametrize("transport", ["ipc", "udp"])
+def test_two_client_processes_trade_on_their_own_sessions(
+    transport: str, tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
+) -> None:
+    start_driver(aeron_dir)
+    qf = counterparties(quickfix_factory)
+    channel = "aeron:ipc" if transport == "ipc" else f"aeron:udp?endpoint=127.0.0.1:{free_udp_port()}"
+    setup = Setup(tmp_path, aeron_dir, channel, qf, client_timeout_ms=3000)
+
+    async def scenario() -> None:
+        try:
+            await setup.gateway()
+            await until(lambda: all(logged_on(h) for h in qf), "both FIX sessions logged on")
+            c1 = await setup.client("one")
+            c2 = await setup.client("two")
+            await c1.command("claim FIX.4.4:FIXG1->QF1")
+            await c2.command("claim FIX.4.4:FIXG2->QF2")
+            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            await c2.wait(lambda: bool(c2.events("claimed")), "claim")
+            ids1, ids2 = await asyncio.gather(trade(c1, "A", 30), trade(c2, "B", 30))
+            # Events for a session reach its owner only.
+            assert {e["id"] for e in c1.events("exec")} == set(ids1)
+            assert {e["id"] for e in c2.events("exec")} == set(ids2)
+            assert not c1.events("app") and not c2.events("app")
+            assert received_ids(qf[0]) == set(ids1) and received_ids(qf[1]) == set(ids2)
+            await c1.command("status")
+            await c1.wait(lambda: bool(c1.events("status")), "status")
+            doc = c1.events("status")[0]["doc"]
+            assert doc["transport"] == "aeron" and doc["aeron"]["state"] == "UP"
+            assert sorted(c["name"] for c in doc["clients"] if c["connected"]) == ["one", "two"]
+            assert len(doc["aeron"]["links"]) == 2
+            latency = doc["latency"]
+            assert latency["client_out.sent"]["count"] >= 60
+            assert latency["fix_in.processed"]["count"] >= 60
+            assert latency["fix_in.delivered"]["count"] >= 60
+        finally:
+            await setup.close()
+
+    run(scenario())
+
+
+def test_a_killed_client_loses_its_session_which_stays_up_for_the_next_owner(
+    tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
+) -> None:
+    start_driver(aeron_dir)
+    qf = counterparties(quickfix_factory, 1)
+    setup = Setup(tmp_path, aeron_dir, "aeron:ipc", qf, client_timeout_ms=1500)
+
+    async def scenario() -> None:
+        try:
+            await setup.gateway()
+            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            c1 = await setup.client("one")
+            await c1.command("claim FIX.4.4:FIXG1->QF1")
+            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            await trade(c1, "K", 10)
+            await c1.command("send 200 L")  # killed while sending
+            await c1.wait(lambda: len(c1.events("sent")) >= 20, "some of the second batch sent")
+            c1.send_signal(signal.SIGKILL)
+            await c1.proc.wait()
+            # The FIX session stays up: QuickFIX keeps seeing heartbeats past the client timeout.
+            await asyncio.sleep(2.5)
+            assert logged_on(qf[0])
+            check_sent_arrived(c1, qf[0])
+            c2 = await setup.client("two")
+            await c2.command("status")
+            await c2.wait(lambda: bool(c2.events("status")), "status")
+            session = c2.events("status")[0]["doc"]["sessions"][0]
+            assert session["state"] == "ACTIVE" and session["owner"] == 0
+            await c2.command("claim FIX.4.4:FIXG1->QF1")
+            await c2.wait(lambda: bool(c2.events("claimed")), "claim")
+            await trade(c2, "M", 10)
+            # ExecutionReports for the killed client's orders that it never read were kept for
+            # the next owner: every order the counterparty got has its report at some client.
+            await c2.wait(lambda: ({e["id"] for e in c1.events("exec")} | {e["id"] for e in c2.events("exec")})
+                          >= received_ids(qf[0]), "every report delivered to an owner")
+        finally:
+            await setup.close()
+
+    run(scenario())
+
+
+def test_clients_reconnect_and_reclaim_after_a_gateway_restart(
+    tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
+) -> None:
+    start_driver(aeron_dir)
+    qf = counterparties(quickfix_factory, 1)
+    setup = Setup(tmp_path, aeron_dir, "aeron:ipc", qf, client_timeout_ms=3000)
+
+    async def scenario() -> None:
+        try:
+            gw = await setup.gateway()
+            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            c1 = await setup.client("one")
+            await c1.command("claim FIX.4.4:FIXG1->QF1")
+            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            await trade(c1, "R", 10)
+            gw.send_signal(signal.SIGKILL)
+            await gw.proc.wait()
+            await c1.wait(lambda: any(e["state"] == "DOWN" for e in c1.events("transport")), "transport DOWN")
+            await setup.gateway()
+            await c1.wait(lambda: any(e["state"] == "UP" for e in c1.events("transport")), "transport UP")
+            await until(lambda: logged_on(qf[0]), "FIX session logged on again")
+            await trade(c1, "S", 10)  # the session was claimed back: the client trades on it
+            check_sent_arrived(c1, qf[0])
+        finally:
+            await setup.close()
+
+    run(scenario())
+
+
+def test_fix_sessions_stay_up_while_the_driver_is_down_and_the_link_comes_back(
+    tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
+) -> None:
+    driver = start_driver(aeron_dir)
+    qf = counterparties(quickfix_factory, 1)
+    setup = Setup(tmp_path, aeron_dir, "aeron:ipc", qf, client_timeout_ms=10000)
+
+    async def scenario() -> None:
+        try:
+            gw = await setup.gateway()
+            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            c1 = await setup.client("one")
+            await c1.command("claim FIX.4.4:FIXG1->QF1")
+            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            await trade(c1, "U", 5)
+            driver.kill()
+            await c1.wait(lambda: any(e["state"] == "DOWN" for e in c1.events("transport")), "transport DOWN")
+            await asyncio.sleep(2.0)  # QuickFIX's HeartBtInt is 1 s: heartbeats must keep flowing
+            assert logged_on(qf[0]) and gw.proc.returncode is None
+            start_driver(aeron_dir)
+            await c1.wait(lambda: any(e["state"] == "UP" for e in c1.events("transport")), "transport UP", timeout=30)
+            await trade(c1, "V", 5)
+            check_sent_arrived(c1, qf[0])
+            assert logged_on(qf[0])
+        finally:
+            await setup.close()
+
+    run(scenario())
+
+
+def test_a_stopped_client_back_pressures_only_itself_and_loses_nothing(
+    tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
+) -> None:
+    start_driver(aeron_dir)
+    qf = counterparties(quickfix_factory)
+    setup = Setup(tmp_path, aeron_dir, "aeron:ipc", qf, client_timeout_ms=30000)
+    news = 1500
+
+    async def scenario() -> None:
+        try:
+            await setup.gateway()
+            await until(lambda: all(logged_on(h) for h in qf), "both FIX sessions logged on")
+            c1 = await setup.client("one")
+            c2 = await setup.client("two")
+            await c1.command("claim FIX.4.4:FIXG1->QF1")
+            await c2.command("claim FIX.4.4:FIXG2->QF2")
+            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            await c2.wait(lambda: bool(c2.events("claimed")), "claim")
+            c1.send_signal(signal.SIGSTOP)
+            # The counterparty floods c1's session: far more than the 64 KiB event log holds.
+            for i in range(news):
+                qf[0].send("B", [(148, f"headline {i:05d} " + "x" * 150), (33, "1"), (58, f"N-{i}")])
+            await asyncio.sleep(1.0)
+            # The other client is not held up.
+            await trade(c2, "P", 20)
+            c1.send_signal(signal.SIGCONT)
+            await c1.wait(lambda: len(c1.events("app")) >= news, "every News delivered", timeout=60)
+            seqs = [e["seq"] for e in c1.events("app")]
+            assert seqs == sorted(seqs) and len(set(seqs)) == news
+            assert [e["id"] for e in c1.events("app")] == [f"N-{i}" for i in range(news)]
+        finally:
+            await setup.close()
+
+    run(scenario())
