@@ -116,7 +116,8 @@ class Proc:
 class Setup:
     """The counterparties, the config file and the processes of one test."""
 
-    def __init__(self, tmp: Path, aeron_dir: Path, channel: str, qf: list[QFHarness], *, client_timeout_ms: int) -> None:
+    def __init__(self, tmp: Path, aeron_dir: Path, channel: str, qf: list[QFHarness], *, client_timeout_ms: int,
+                 transport_extra: str = "", liveness_timeout_ms: int = 1500) -> None:
         self.tmp = tmp
         self.qf = qf
         sessions = []
@@ -140,7 +141,8 @@ client_timeout_ms = {client_timeout_ms}
 kind = "aeron"
 channel = "{channel}"
 heartbeat_interval_ms = 200
-liveness_timeout_ms = 1500
+liveness_timeout_ms = {liveness_timeout_ms}
+{transport_extra}
 [storage]
 path = "{tmp / 'journal'}"
 [aeron]
@@ -250,6 +252,16 @@ def test_two_client_processes_trade_on_their_own_sessions(
             assert latency["client_out.sent"]["count"] >= 60
             assert latency["fix_in.processed"]["count"] >= 60
             assert latency["fix_in.delivered"]["count"] >= 60
+            # The same through the CLI, as an operator would ask a running gateway.
+            cli = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "fixg", "status", "--config", str(setup.config),
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, _ = await asyncio.wait_for(cli.communicate(), WAIT)
+            text = out.decode()
+            assert cli.returncode == 0, text
+            assert "aeron: UP" in text and "FIX.4.4:FIXG1->QF1" in text and "ACTIVE" in text
+            assert " one " in text and " two " in text and "client_out.sent" in text
         finally:
             await setup.close()
 
@@ -390,3 +402,54 @@ def test_a_stopped_client_back_pressures_only_itself_and_loses_nothing(
             await setup.close()
 
     run(scenario())
+
+
+@pytest.mark.parametrize("policy", ["error", "queue"])
+def test_commands_to_a_stalled_gateway_fail_or_wait_per_the_backpressure_policy(
+    policy: str, tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
+) -> None:
+    from fixg import FixClient, load_config
+    from fixg.client import SendError
+    from fixg.transport import protocol as p
+
+    start_driver(aeron_dir)
+    qf = counterparties(quickfix_factory, 1)
+    setup = Setup(tmp_path, aeron_dir, "aeron:ipc", qf, client_timeout_ms=30000, liveness_timeout_ms=20000,
+                  transport_extra=f'backpressure = "{policy}"\nbackpressure_queue_limit = 100')
+
+    async def scenario() -> None:
+        try:
+            gw = await setup.gateway()
+            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            async with FixClient.connect(load_config(setup.config), name="pressed", request_timeout=30) as client:
+                sid = await client.claim(key="FIX.4.4:FIXG1->QF1")
+                gw.send_signal(signal.SIGSTOP)  # its command subscription stops moving
+                accepted: list[tuple[str, asyncio.Future[p.Event]]] = []
+                refused = None
+                try:
+                    for i in range(5000):
+                        ident = f"Q-{i}"
+                        try:
+                            accepted.append((ident, await client.submit(sid, "D", order(ident))))
+                        except SendError as exc:
+                            refused = (ident, exc)
+                            break
+                finally:
+                    gw.send_signal(signal.SIGCONT)
+                assert refused is not None, "the offers never stayed back-pressured"
+                assert refused[1].code == p.ErrorCode.BACK_PRESSURED
+                if policy == "queue":
+                    assert client._endpoint is not None and client._endpoint.queued == 100  # type: ignore[attr-defined]
+                # Everything accepted goes out once the gateway moves again; the refused one never.
+                for ident, future in accepted:
+                    assert FixClient.result_seq_num(await asyncio.wait_for(future, WAIT)) > 0
+                await until(lambda: received_ids(qf[0]) >= {ident for ident, _ in accepted}, "accepted orders at QuickFIX")
+                assert refused[0] not in received_ids(qf[0])
+        finally:
+            await setup.close()
+
+    run(scenario())
+
+
+def order(cl_ord_id: str) -> list[tuple[int, Any]]:
+    return [(11, cl_ord_id), (21, "1"), (55, "IBM"), (54, "1"), (60, "20240102-10:00:00.000"), (38, "100"), (40, "1")]
