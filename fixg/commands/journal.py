@@ -1,4 +1,5 @@
-"""``fixg journal inspect``: what a gateway's file journal holds.
+"""``fixg journal inspect``: what a gateway's file journal holds; ``fixg journal export`` /
+``import``: copy a journal into an archive and back.
 
 Lists the sessions with their sequence numbers and message counts, then prints the messages
 (field names from the built-in dictionary of each session's BeginString), filtered by session,
@@ -28,7 +29,7 @@ __all__ = ["register", "inspect"]
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("journal", help="inspect a gateway's message journal")
+    parser = subparsers.add_parser("journal", help="inspect a gateway's message journal; export it to or import it from an archive")
     sub = parser.add_subparsers(dest="journal_command", metavar="ACTION")
     ins = sub.add_parser(
         "inspect",
@@ -49,7 +50,41 @@ def register(subparsers: Any) -> None:
     ins.add_argument("--raw", action="store_true", help="tag numbers only, no names")
     ins.add_argument("--follow", "-f", action="store_true", help="keep printing new messages (Ctrl-C stops)")
     ins.set_defaults(func=_run_inspect)
+    exp = sub.add_parser("export", help="copy a journal into an archive (as a new recording; no archiver running)")
+    exp.add_argument("--journal", required=True, metavar="DIR", help="the journal to read")
+    exp.add_argument("--archive", required=True, metavar="DIR", help="the archive directory to append to")
+    exp.set_defaults(func=_run_export)
+    imp = sub.add_parser("import", help="rebuild a journal from an archive (every period of every session)")
+    imp.add_argument("--archive", required=True, metavar="DIR", help="the archive directory to read")
+    imp.add_argument("--journal", required=True, metavar="DIR", help="the journal to write (sessions not in it yet)")
+    imp.set_defaults(func=_run_import)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from fixg.archive.convert import journal_to_archive
+
+    try:
+        counts = journal_to_archive(args.journal, args.archive)
+    except StoreError as exc:
+        print(f"fixg journal export: {exc}", file=sys.stderr)
+        return 1
+    print(f"exported {counts['messages']} messages of {counts['sessions']} sessions "
+          f"({counts['records']} records) from {args.journal} to the archive {args.archive}")
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from fixg.archive.convert import archive_to_journal
+
+    try:
+        counts = archive_to_journal(args.archive, args.journal)
+    except StoreError as exc:
+        print(f"fixg journal import: {exc}", file=sys.stderr)
+        return 1
+    print(f"imported {counts['messages']} messages of {counts['sessions']} sessions "
+          f"from the archive {args.archive} into {args.journal}")
+    return 0
 
 
 def _iso(text: str) -> float:
