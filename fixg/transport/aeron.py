@@ -13,8 +13,9 @@ protocol frame. A client draws a fresh random link id for every connection; the 
 a link (and its event publication) when a ``Hello`` arrives from an unknown link id.
 
 Polling runs as an asyncio task per side with :class:`AdaptiveIdle`: after work it only yields
-to the event loop; when idle it yields a few times, then sleeps with a growing period capped at
-``max_sleep`` (1 ms by default), which keeps an idle Gateway or client well under 5% of a core.
+to the event loop and keeps polling for 2 ms (a reply due within a round trip is seen at
+once); idle longer, it sleeps with a growing period capped at 2 ms, which keeps an idle
+Gateway or client under 5% of a core (see benchmarks/aeron_transport.py).
 
 Liveness: the protocol's heartbeats (``[transport] heartbeat_interval_ms`` and
 ``liveness_timeout_ms``) find dead peers; the media driver's heartbeat in its CnC file and the
@@ -80,29 +81,35 @@ def channel_with_session_id(channel: str, session_id: int) -> str:
 
 
 class AdaptiveIdle:
-    """An idle strategy for a polling task on an asyncio loop: after work, yield once (other
-    tasks run, no delay); idle, yield ``spins`` more times, then sleep ``min_sleep`` doubling to
-    ``max_sleep``. ``await idle(work)`` once per duty cycle."""
+    """An idle strategy for a polling task on an asyncio loop.
 
-    def __init__(self, *, spins: int = 10, min_sleep: float = 50e-6, max_sleep: float = 1e-3) -> None:
-        self.spins = spins
+    After work it only yields to the loop (other tasks run, no delay). For ``spin_s`` after the
+    last work it keeps polling, offering the core to other processes (``sched_yield``) between
+    polls: a conversation in progress (a request out, its answer due within a round trip) is
+    picked up at once. Idle longer than that, it sleeps ``min_sleep`` doubling up to
+    ``max_sleep``: an idle side wakes a few hundred times a second, a few microseconds each.
+    ``await idle(work)`` once per duty cycle.
+    """
+
+    def __init__(self, *, spin_s: float = 0.002, min_sleep: float = 50e-6, max_sleep: float = 0.002) -> None:
+        self.spin_s = spin_s
         self.min_sleep = min_sleep
         self.max_sleep = max_sleep
-        self._idle_rounds = 0
+        self._last_work = 0.0
         self._sleep = min_sleep
 
     def reset(self) -> None:
-        self._idle_rounds = 0
+        self._last_work = time.monotonic()
         self._sleep = self.min_sleep
 
     async def idle(self, work: int) -> None:
         if work > 0:
-            self._idle_rounds = 0
+            self._last_work = time.monotonic()
             self._sleep = self.min_sleep
             await asyncio.sleep(0)
             return
-        self._idle_rounds += 1
-        if self._idle_rounds <= self.spins:
+        if time.monotonic() - self._last_work < self.spin_s:
+            os.sched_yield()
             await asyncio.sleep(0)
             return
         await asyncio.sleep(self._sleep)
