@@ -213,6 +213,10 @@ Password = "secret"
             "aeron.data_stream_id",
             "[storage] says 7",
         ),
+        ("[storage]\narchiver = 'sometimes'\n", "storage.archiver", "'spawn', 'external'"),
+        ("[storage]\narchive_down_policy = 'panic'\n", "storage.archive_down_policy", "'buffer', 'stop'"),
+        ("[storage]\nsegment_length = 100\n", "storage.segment_length", "must be >= 4096"),
+        ("[storage]\narchive_buffer_limit = 0\n", "storage.archive_buffer_limit", "must be >= 1"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:
@@ -291,3 +295,25 @@ def test_seed_driver_properties_load_as_written(tmp_path: Path) -> None:
     cfg = load_config(tmp_path / "gw.toml")
     assert cfg.aeron.properties_file == str(tmp_path / "driver.properties")
     assert load_properties_file(cfg.aeron.properties_file) == expected
+
+
+def test_archive_storage_keys(tmp_path: Path) -> None:
+    path = tmp_path / "gw.toml"
+    path.write_text("""
+[storage]
+backend = "aeron"
+archive_dir = "arch"
+archiver = "external"
+segment_length = 1048576
+archive_timeout_ms = 500
+archive_down_policy = "stop"
+archive_buffer_limit = 10
+hold_until_recorded = true
+fsync = "always"
+""", encoding="utf-8")
+    storage = load_config(path).storage
+    assert storage.archive_dir == str(tmp_path / "arch")
+    assert (storage.archiver, storage.segment_length, storage.archive_timeout_ms) == ("external", 1 << 20, 500)
+    assert (storage.archive_down_policy, storage.archive_buffer_limit, storage.hold_until_recorded) == ("stop", 10, True)
+    defaults = loads_config("").storage
+    assert (defaults.archiver, defaults.archive_down_policy, defaults.segment_length) == ("spawn", "buffer", 64 << 20)
