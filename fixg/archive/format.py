@@ -91,6 +91,26 @@ def decode_data(data: bytes | memoryview) -> DataRecord:
         raise StoreError(f"corrupt archive data record: {exc}") from exc
 
 
+_KEYS: dict[bytes, str] = {}
+
+
+def decode_data_header(data: bytes | memoryview) -> tuple[int, int, int, int, int, float, str]:
+    """(kind, direction, sequence index, number, second, time, key) without copying the payload."""
+    try:
+        kind, direction, klen, seq_index, number, second, t = _DATA.unpack_from(data)
+        raw = bytes(data[_DATA.size : _DATA.size + klen])
+        key = _KEYS.get(raw)
+        if key is None:
+            key = raw.decode()
+            if len(_KEYS) < 65536:
+                _KEYS[raw] = key
+        if kind not in (1, 2, 3):
+            raise ValueError(f"unknown record kind {kind}")
+    except (struct.error, ValueError) as exc:
+        raise StoreError(f"corrupt archive data record: {exc}") from exc
+    return kind, direction, seq_index, number, second, t, key
+
+
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
     direction: int

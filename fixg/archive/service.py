@@ -35,7 +35,7 @@ from fixg.archive.storage import Archive, Recording
 from fixg.errors import AeronError, FixTimeoutError, StoreError
 
 if TYPE_CHECKING:
-    from fixg.aeron import Client, Counter, ExclusivePublication, Header
+    from fixg.aeron import Client, Counter, ExclusivePublication, Header, ImageInfo
     from fixg.config import Config
 
 __all__ = ["ArchiverSettings", "Archiver", "ArchiverHandle", "spawn", "main"]
@@ -112,19 +112,21 @@ class Archiver:
             raise
         try:
             self._joins: dict[tuple[int, int], int] = {}
+            #: stream id -> session ids of the images available now (image callbacks)
+            self._images: dict[int, set[int]] = {settings.data_stream_id: set(), settings.index_stream_id: set()}
             self._gone: deque[tuple[int, int]] = deque()
             self._active: dict[tuple[int, int], Recording] = {}
             self._counters: dict[int, tuple[Counter, Counter]] = {}
             s = settings
             self.data_sub = self.client.add_subscription(
                 s.archive_channel, s.data_stream_id,
-                on_available_image=lambda i: self._joins.__setitem__((s.data_stream_id, i.session_id), i.join_position),
-                on_unavailable_image=lambda i: self._gone.append((s.data_stream_id, i.session_id)),
+                on_available_image=lambda i: self._available(s.data_stream_id, i),
+                on_unavailable_image=lambda i: self._unavailable(s.data_stream_id, i),
             )  # fmt: skip
             self.index_sub = self.client.add_subscription(
                 s.archive_channel, s.index_stream_id,
-                on_available_image=lambda i: self._joins.__setitem__((s.index_stream_id, i.session_id), i.join_position),
-                on_unavailable_image=lambda i: self._gone.append((s.index_stream_id, i.session_id)),
+                on_available_image=lambda i: self._available(s.index_stream_id, i),
+                on_unavailable_image=lambda i: self._unavailable(s.index_stream_id, i),
             )  # fmt: skip
             self.control_sub = self.client.add_subscription(s.control_channel, s.control_stream_id)
             self._responses: dict[int, ExclusivePublication] = {}
@@ -141,6 +143,16 @@ class Archiver:
             raise
 
     # -- recording ---------------------------------------------------------------------
+
+    # The image handlers run on the Aeron client's conductor thread: they only replace whole
+    # objects (atomic under the GIL); the loop thread reads them.
+    def _available(self, stream_id: int, info: ImageInfo) -> None:
+        self._joins[(stream_id, info.session_id)] = info.join_position
+        self._images[stream_id] = self._images[stream_id] | {info.session_id}
+
+    def _unavailable(self, stream_id: int, info: ImageInfo) -> None:
+        self._images[stream_id] = self._images[stream_id] - {info.session_id}
+        self._gone.append((stream_id, info.session_id))
 
     def _recording(self, stream_id: int, session_id: int, position: int, length: int) -> Recording:
         rec = self._active.get((stream_id, session_id))
@@ -162,9 +174,21 @@ class Archiver:
         return rec
 
     def _on_data(self, buffer: memoryview, header: Header) -> None:
-        values = header.values()
+        self._on_fragment(self.settings.data_stream_id, buffer, header)
+
+    def _on_index(self, buffer: memoryview, header: Header) -> None:
+        self._on_fragment(self.settings.index_stream_id, buffer, header)
+
+    def _on_fragment(self, stream_id: int, buffer: memoryview, header: Header) -> None:
         position = header.position
-        rec = self._recording(values.stream_id, values.session_id, position, len(buffer))
+        images = self._images.get(stream_id)
+        if images is not None and len(images) == 1:
+            session_id = next(iter(images))  # one publisher: no need to read the header's fields
+        else:
+            session_id = header.values().session_id
+        rec = self._active.get((stream_id, session_id))
+        if rec is None:
+            rec = self._recording(stream_id, session_id, position, len(buffer))
         self.archive.append(rec, position, buffer)
 
     def _stop_recording(self, key: tuple[int, int]) -> None:
@@ -308,7 +332,7 @@ class Archiver:
 
     def do_work(self) -> int:
         work = self.data_sub.poll(self._on_data, self.settings.fragment_limit)
-        work += self.index_sub.poll(self._on_data, self.settings.fragment_limit)
+        work += self.index_sub.poll(self._on_index, self.settings.fragment_limit)
         if work:
             self.archive.flush()
         else:
@@ -316,8 +340,9 @@ class Archiver:
         self._publish_positions()
         while self._gone:
             key = self._gone.popleft()
-            sub = self.data_sub if key[0] == self.settings.data_stream_id else self.index_sub
-            while sub.poll(self._on_data, self.settings.fragment_limit):
+            sub, handler = ((self.data_sub, self._on_data) if key[0] == self.settings.data_stream_id
+                            else (self.index_sub, self._on_index))
+            while sub.poll(handler, self.settings.fragment_limit):
                 self.archive.flush()
             self._stop_recording(key)
             self._publish_positions()
@@ -358,7 +383,7 @@ class Archiver:
     def close(self) -> None:
         try:
             for _ in range(100):
-                if not (self.data_sub.poll(self._on_data) + self.index_sub.poll(self._on_data)):
+                if not (self.data_sub.poll(self._on_data) + self.index_sub.poll(self._on_index)):
                     break
             for key in list(self._active):
                 self._stop_recording(key)

@@ -270,31 +270,41 @@ class Archive:
             rec.periods.add((e.key, e.seq_index))
             self.lookup.setdefault((e.key, e.direction, e.seq_index), {})[e.seq_num] = (e.session_id, e.position)
             return
-        r = fmt.decode_data(payload)
-        rec.periods.add((r.key, r.seq_index))
-        state = self.sessions.get(r.key)
+        try:
+            kind, direction, seq_index, number, second, when, key = fmt.decode_data_header(payload)
+        except StoreError as exc:
+            raise StoreError(f"{self.root}: recording {rec.id} at position {position}: {exc}") from exc
+        period = (key, seq_index)
+        if period not in rec.periods:
+            rec.periods.add(period)
+        state = self.sessions.get(key)
         if state is None:
-            state = self.sessions[r.key] = SessionState(r.key)
-        if r.kind == fmt.Kind.BEGIN:
-            if r.seq_index > state.seq_index:
-                state.seq_index, state.creation_time = r.seq_index, r.time
+            state = self.sessions[key] = SessionState(key)
+        if kind == fmt.Kind.BEGIN:
+            if seq_index > state.seq_index:
+                state.seq_index, state.creation_time = seq_index, when
                 state.next_sender = state.next_target = 1
                 state.sent = state.received = 0
             return
-        if r.seq_index != state.seq_index:
+        if seq_index != state.seq_index:
             return  # a late copy from an older period
-        if r.kind == fmt.Kind.MSG:
-            slot = self.lookup.setdefault((r.key, r.direction, r.seq_index), {})
-            if r.number not in slot:
-                slot[r.number] = (rec.session_id, position)
-            if r.direction == fmt.DIR_OUT:
+        if kind == fmt.Kind.MSG:
+            slot_key = (key, direction, seq_index)
+            slot = self.lookup.get(slot_key)
+            if slot is None:
+                slot = self.lookup[slot_key] = {}
+            if number not in slot:
+                slot[number] = (rec.session_id, position)
+            if direction == fmt.DIR_OUT:
                 state.sent += 1
-                state.next_sender = max(state.next_sender, r.number + 1)
+                if number >= state.next_sender:
+                    state.next_sender = number + 1
             else:
                 state.received += 1
-                state.next_target = max(state.next_target, r.number + 1)
+                if number >= state.next_target:
+                    state.next_target = number + 1
         else:
-            state.next_sender, state.next_target = r.number, r.second
+            state.next_sender, state.next_target = number, second
 
     # -- recording -----------------------------------------------------------------------
 

@@ -105,9 +105,9 @@ class ArchiveStoreFactory:
         a = config.aeron
         try:
             self.data_pub: ExclusivePublication = client.add_exclusive_publication(
-                storage.archive_channel, storage.data_stream_id)
+                storage.archive_channel, storage.data_stream_id, direct=None)
             self.index_pub: ExclusivePublication = client.add_exclusive_publication(
-                storage.archive_channel, storage.index_stream_id)
+                storage.archive_channel, storage.index_stream_id, direct=None)
             self.control = ArchiveClient(client, a.control_channel, a.control_stream_id, a.replay_stream_id,
                                          timeout_s=self._timeout_ms / 1000.0, idle=a.replay_idle_strategy,
                                          fragment_limit=a.replay_fragment_limit)
