@@ -52,6 +52,7 @@ from typing import Final, Protocol
 from fixg.errors import RemoteProtocolError, ValueFormatError
 from fixg.fix import types as _types
 from fixg.fix.dictionary import DataDictionary
+from fixg.fix.message import Message
 from fixg.fix.spec import FieldDef, GroupDef, MessageDef
 
 __all__ = [
@@ -241,9 +242,49 @@ def _tz_timestamp(value: bytes) -> bool:
     return match is not None and _tz_parts_ok(match) and _date_only(match["date"])
 
 
-_int = _parses(_types.parse_int)
-_decimal = _parses(_types.parse_decimal)
-_timestamp = _parses(_types.parse_utc_timestamp)
+_int_parsed = _parses(_types.parse_int)
+_timestamp_parsed = _parses(_types.parse_utc_timestamp)
+
+
+def _int(value: bytes) -> bool:
+    # Plain digits of a sane length are an int; anything else is left to the parser.
+    return (value.isdigit() and len(value) < 1000) or _int_parsed(value)
+
+
+def _decimal(value: bytes) -> bool:
+    # What types.parse_decimal accepts, without building the Decimal.
+    body = value[1:] if value[:1] == b"-" else value
+    whole, _, frac = body.partition(b".")
+    return bool(whole or frac) and (not whole or whole.isdigit()) and (not frac or frac.isdigit())
+
+
+#: YYYYMMDD-HH:MM: prefixes known to be a valid date, hour and minute (bounded).
+_TIMESTAMP_PREFIXES: set[bytes] = set()
+_DOT: Final = 46
+
+
+def _timestamp(value: bytes) -> bool:
+    # The common shapes (seconds 00-59, no or a 1-9 digit fraction) under a date and minute
+    # already seen valid are accepted without parsing; everything else is parsed.
+    prefix = value[:15]
+    if prefix in _TIMESTAMP_PREFIXES:
+        n = len(value)
+        seconds = value[15:17]
+        if (
+            seconds.isdigit()
+            and len(seconds) == 2
+            and seconds[0] <= 53  # "0".."5"
+            and (n == 17 or (value[17] == _DOT and 18 < n < 28 and value[18:].isdigit()))
+        ):
+            return True
+    ok = _timestamp_parsed(value)
+    if ok and len(prefix) == 15 and _timestamp_parsed(prefix + b"00"):
+        if len(_TIMESTAMP_PREFIXES) >= 4096:
+            _TIMESTAMP_PREFIXES.clear()
+        _TIMESTAMP_PREFIXES.add(prefix)
+    return ok
+
+
 _time_only = _parses(_types.parse_utc_time_only)
 _multiple = _parses(_types.parse_multiple_value)
 
@@ -332,6 +373,8 @@ class _Plan:
         "fields",
         "msg_types",
         "char_is_string",
+        "dictionary",
+        "fast",
     )
 
     def __init__(self, dictionary: DataDictionary) -> None:
@@ -345,6 +388,23 @@ class _Plan:
         msg_type = dictionary.fields.get(_MSG_TYPE)
         self.msg_types = frozenset(msg_type.enums) if msg_type is not None else frozenset()
         self.char_is_string = (dictionary.app_version or dictionary.begin_string) in _STRING_CHARS
+        self.dictionary = dictionary
+        #: raw MsgType -> its fast-path table (None: the MsgType is not defined)
+        self.fast: dict[bytes, _FastTable | None] = {}
+
+    def fast_table(self, raw_type: bytes) -> _FastTable | None:
+        try:
+            return self.fast[raw_type]
+        except KeyError:
+            pass
+        try:
+            body = self.dictionary.messages.get(raw_type.decode("utf-8"))
+        except UnicodeDecodeError:
+            body = None
+        table = _FastTable(self, body) if body is not None else None
+        if len(self.fast) < 4096:
+            self.fast[raw_type] = table
+        return table
 
     def rule(self, tag: int) -> _FieldRule | None:
         rule = self.rules.get(tag)
@@ -361,6 +421,105 @@ class _Plan:
             entry = (group, {tag: i for i, tag in enumerate(group.order)})
             self.positions[id(group)] = entry
         return entry[1]
+
+
+class _FastTable:
+    """One MsgType's precompiled fast path: for each tag (as the bytes it is written with)
+    that may stand at the top level of this message without needing a group walk, its
+    section (0 header, 1 body, 2 trailer) and a check of its value (None: any non-empty
+    value). Used only to *accept* a message; anything it does not cover - an unknown or
+    misplaced tag, a group, an empty or bad value, a missing required field - sends the
+    message to the full walk, which finds and describes the problem."""
+
+    __slots__ = ("entries", "required")
+
+    def __init__(self, plan: _Plan, body: MessageDef) -> None:
+        dictionary = plan.dictionary
+        entries: dict[bytes, tuple[int, _Check | None]] = {}
+        sections = (
+            (0, plan.header_top, dictionary.header.groups),
+            (2, plan.trailer_top, dictionary.trailer.groups),
+            (1, body.members, body.groups),
+        )
+        taken: set[int] = set()
+        for section, tags, groups in sections:
+            for tag in tags:
+                if tag in taken:
+                    continue  # header before trailer before body, as the walk decides
+                taken.add(tag)
+                rule = plan.rule(tag)
+                if rule is None or tag in groups:
+                    continue
+                entries[b"%d" % tag] = (section, _value_check(rule))
+        self.entries = entries
+        self.required = frozenset(
+            b"%d" % tag
+            for tag in dictionary.header.required | body.required | dictionary.trailer.required
+        )
+
+
+def _value_check(rule: _FieldRule) -> _Check | None:
+    """One callable doing what ``_Walker.value`` checks of a non-empty value of a defined
+    field: its format, then its enumeration."""
+    check = rule.check
+    enums = rule.enums
+    if enums is None:
+        return check
+    if rule.multiple:
+        multiple_enums = enums
+
+        def check_multiple(value: bytes) -> bool:
+            if check is not None and not check(value):
+                return False
+            return all(part in multiple_enums for part in value.split(b" "))
+
+        return check_multiple
+    if check is None or all(check(value) for value in enums):
+        return enums.__contains__
+    single_enums = enums
+    fmt: _Check = check
+
+    def check_single(value: bytes) -> bool:
+        return fmt(value) and value in single_enums
+
+    return check_single
+
+
+def _fast_ok(frame: bytes, plan: _Plan) -> bool:
+    """True when the unchanged wire ``frame`` certainly passes every check (see
+    :class:`_FastTable`); False when the full walk must decide."""
+    parts = frame.split(b"\x01")
+    if parts.pop() or len(parts) < 4:
+        return False
+    type_field = parts[2]
+    if (
+        type_field[:3] != b"35="
+        or parts[0][:2] != b"8="
+        or parts[1][:2] != b"9="
+        or parts[-1][:3] != b"10="
+    ):
+        return False
+    table = plan.fast_table(type_field[3:])
+    if table is None:
+        return False
+    entries = table.entries
+    seen: set[bytes] = set()
+    add = seen.add
+    section = 0
+    for part in parts:
+        tag, _, value = part.partition(b"=")
+        entry = entries.get(tag)
+        if entry is None or not value:
+            return False
+        where, check = entry
+        if where != section:
+            if where < section:
+                return False
+            section = where
+        if check is not None and not check(value):
+            return False
+        add(tag)
+    return len(seen) == len(parts) and table.required <= seen
 
 
 _plans: weakref.WeakKeyDictionary[DataDictionary, _Plan] = weakref.WeakKeyDictionary()
@@ -560,12 +719,16 @@ def validate(
 ) -> ValidationFailure | None:
     """The first problem with ``message`` according to ``dictionary``, or None if there is
     none. See the module docstring for the checks and their order."""
+    plan = _plan(dictionary)
+    if type(message) is Message:
+        frame = message.frame
+        if frame is not None and _fast_ok(frame, plan):
+            return None
     fields = message.fields
     raw_type = _first(fields, _MSG_TYPE)
     raw_seq = _first(fields, _MSG_SEQ_NUM)
     msg_type = raw_type.decode("utf-8", "replace") if raw_type is not None else ""
     seq_num = int(raw_seq) if raw_seq is not None and raw_seq.isdigit() else None
-    plan = _plan(dictionary)
 
     def failure(
         reason: int, tag: int | None, detail: str = "", business: bool = False
