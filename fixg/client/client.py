@@ -376,7 +376,7 @@ class FixClient:
         future: asyncio.Future[p.Event] = asyncio.get_running_loop().create_future()
         self._pending[corr] = future
         try:
-            frame = p.encode(_with_corr(command, corr))
+            frame = p.encode(command, corr)
         except CodecError:
             del self._pending[corr]
             raise
@@ -522,8 +522,3 @@ class FixClient:
         except TransportError:
             return
 
-
-def _with_corr(command: p.Command, corr: int) -> p.Command:
-    import dataclasses
-
-    return dataclasses.replace(command, correlation_id=corr)

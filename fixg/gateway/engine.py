@@ -559,7 +559,7 @@ class Gateway:
             raise _Failed(p.ErrorCode.SESSION_NOT_ACTIVE, str(exc)) from None
         if conn is not None:
             self.latency.client_out_sent.record(time.perf_counter_ns() - self._command_ns)
-        return p.SendCompleted(s.id, seq)
+        return p.SendCompleted(s.id, seq, correlation_id=cmd.correlation_id)
 
     def _on_claim(self, client: _Client, cmd: p.ClaimSession) -> p.Event | None:
         if cmd.session_id:

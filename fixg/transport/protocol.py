@@ -549,8 +549,104 @@ class TransportStateChanged(Event):
 # ---------------------------------------------------------------------------------------------
 
 
-def encode(message: Message) -> bytes:
-    """Encode a command or event into one frame."""
+# -- hand-written fast paths for the per-message frames -----------------------------------------
+# SendMessage, SendCompleted, ApplicationMessageReceived and Heartbeat go by for every order;
+# these write and read exactly the bytes the table-driven codec does (anything unusual - an
+# out-of-range number, a bytearray, a malformed frame - goes to the general code, which also
+# raises its errors).
+
+_SEND_HEAD = struct.Struct("<BBHIQQH")  # header, session_id, len(msg_type)
+_SEQ_BODY = struct.Struct("<BBHIQQQ")  # header, two u64 (SendCompleted, Heartbeat)
+_APP_HEAD = struct.Struct("<BBHIQQQH")  # header, session_id, seq_num, len(msg_type)
+_SEQ_SIZE = _SEQ_BODY.size
+
+
+def _encode_fast(message: Message, kind: type, correlation_id: int) -> bytes | None:
+    try:
+        if kind is SendMessage:
+            m: Any = message
+            mt = m.msg_type.encode("utf-8")
+            body = m.body
+            if type(body) is not bytes or len(mt) > 0xFFFF:
+                return None
+            length = _SEND_HEAD.size + len(mt) + 4 + len(body)
+            if length > MAX_FRAME:
+                return None
+            return b"%b%b%b%b" % (
+                _SEND_HEAD.pack(PROTOCOL_VERSION, 7, 0, length, correlation_id, m.session_id, len(mt)),
+                mt, _U32.pack(len(body)), body,
+            )  # fmt: skip
+        if kind is SendCompleted:
+            m = message
+            return _SEQ_BODY.pack(PROTOCOL_VERSION, 70, 0, _SEQ_SIZE, correlation_id, m.session_id, m.seq_num)
+        if kind is ApplicationMessageReceived:
+            m = message
+            mt = m.msg_type.encode("utf-8")
+            data = m.data
+            if type(data) is not bytes or len(mt) > 0xFFFF:
+                return None
+            length = _APP_HEAD.size + len(mt) + 5 + len(data)
+            if length > MAX_FRAME:
+                return None
+            return b"%b%b%b%b%b" % (
+                _APP_HEAD.pack(PROTOCOL_VERSION, 69, 0, length, correlation_id, m.session_id, m.seq_num, len(mt)),
+                mt, _U32.pack(len(data)), data, b"\x01" if m.poss_dup else b"\x00",
+            )  # fmt: skip
+        if kind is Heartbeat:
+            m = message
+            return _SEQ_BODY.pack(PROTOCOL_VERSION, 2, 0, _SEQ_SIZE, correlation_id, m.client_id, m.received)
+    except (struct.error, UnicodeEncodeError, AttributeError, TypeError):
+        return None  # the general code says what is wrong
+    return None
+
+
+def _decode_fast(frame: bytes, type_id: int, correlation_id: int) -> Message | None:
+    n = len(frame)
+    try:
+        if type_id == 7:
+            _, _, _, _, _, session_id, mt_len = _SEND_HEAD.unpack_from(frame, 0)
+            pos = _SEND_HEAD.size + mt_len
+            (body_len,) = _U32.unpack_from(frame, pos)
+            if pos + 4 + body_len != n:
+                return None
+            msg_type = frame[_SEND_HEAD.size : pos].decode("utf-8")
+            return SendMessage(session_id, msg_type, frame[pos + 4 :], correlation_id=correlation_id)
+        if type_id == 70:
+            if n != _SEQ_SIZE:
+                return None
+            values = _SEQ_BODY.unpack(frame)
+            return SendCompleted(values[5], values[6], correlation_id=correlation_id)
+        if type_id == 69:
+            _, _, _, _, _, session_id, seq_num, mt_len = _APP_HEAD.unpack_from(frame, 0)
+            pos = _APP_HEAD.size + mt_len
+            (data_len,) = _U32.unpack_from(frame, pos)
+            end = pos + 4 + data_len
+            if end + 1 != n:
+                return None
+            flag = frame[end]
+            if flag > 1:
+                return None
+            msg_type = frame[_APP_HEAD.size : pos].decode("utf-8")
+            return ApplicationMessageReceived(
+                session_id, seq_num, msg_type, frame[pos + 4 : end], flag == 1, correlation_id=correlation_id
+            )
+        if type_id == 2:
+            if n != _SEQ_SIZE:
+                return None
+            values = _SEQ_BODY.unpack(frame)
+            return Heartbeat(values[5], values[6], correlation_id=correlation_id)
+    except (struct.error, UnicodeDecodeError):
+        return None
+    return None
+
+
+def encode(message: Message, correlation_id: int | None = None) -> bytes:
+    """Encode a command or event into one frame; ``correlation_id``, when given, is written
+    instead of the message's own."""
+    corr = message.correlation_id if correlation_id is None else correlation_id
+    frame = _encode_fast(message, type(message), corr)
+    if frame is not None:
+        return frame
     out: list[bytes] = [b""]
     try:
         for name, (pack, _) in type(message)._codec:  # type: ignore[attr-defined]
@@ -561,12 +657,18 @@ def encode(message: Message) -> bytes:
     length = HEADER.size + body_len
     if length > MAX_FRAME:
         raise CodecError(f"frame of {length} bytes exceeds the maximum of {MAX_FRAME}")
-    out[0] = HEADER.pack(PROTOCOL_VERSION, message.TYPE_ID, 0, length, message.correlation_id)
+    out[0] = HEADER.pack(PROTOCOL_VERSION, message.TYPE_ID, 0, length, corr)
     return b"".join(out)
 
 
 def decode(frame: bytes | bytearray | memoryview) -> Message:
     """Decode one frame. Raises :class:`CodecError` for anything malformed."""
+    if type(frame) is bytes and len(frame) >= 16 and frame[0] == PROTOCOL_VERSION:
+        _, type_id, _, length, correlation_id = HEADER.unpack_from(frame, 0)
+        if length == len(frame):
+            message = _decode_fast(frame, type_id, correlation_id)
+            if message is not None:
+                return message
     buf = memoryview(frame)
     if len(buf) < HEADER.size:
         raise CodecError(f"frame of {len(buf)} bytes is shorter than the {HEADER.size}-byte header")
