@@ -1,8 +1,8 @@
 """Archive vs journal: persistence cost on the Gateway's hot path, messages/s recorded, replayed.
 
-    python tests/archive/bench_archive.py [N]
+    python benchmarks/archive.py [N] [--rounds R]
 
-Not a test (not collected). Starts its own media driver (SHARED threading, backoff idle) in a
+Not a test. Starts its own media driver (SHARED threading, backoff idle) in a
 unique /dev/shm directory and an archiver process; the journal runs in this process. For each
 fsync policy ("never", "interval" = every 10 ms):
 
@@ -13,11 +13,17 @@ fsync policy ("never", "interval" = every 10 ms):
   plus the last fsync; archive: until the archiver's recorded-position counter covers the last
   message), as messages/s;
 - replayed: ``read_range(1, 0)`` of all N messages (the archive's through the control stream).
+
+Each round measures journal then archive for both policies (same driver, same run); the table
+gives, per metric, the median over the rounds and the range, and the ratio archive/journal
+(median of the per-round ratios: for CPU lower is better, for msgs/s higher is better).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import statistics
 import os
 import shutil
 import sys
@@ -26,7 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixg import driver, loads_config  # noqa: E402
 from fixg.fix.codec import encode  # noqa: E402
@@ -99,24 +105,52 @@ archive_buffer_limit = 10000000
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    n = args.n
     msgs = [message(i) for i in range(1, n + 1)]
     aeron_dir = f"/dev/shm/fixg-bench-{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="fixg-bench-"))
     handle = driver.start({"aeron.threading.mode": "SHARED", "aeron.shared.idle.strategy": "backoff",
                            "aeron.ipc.term.buffer.length": "16m", "aeron.term.buffer.sparse.file": "true"},
                           aeron_dir=aeron_dir)
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
-        print(f"{n} messages of {len(msgs[0])} bytes; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
-        print(f"{'backend':<9} {'fsync':<9} {'hot path CPU/msg':>17} {'recorded msg/s':>15} {'replayed msg/s':>15}")
-        for fsync in ("never", "interval"):
-            j = bench_journal(tmp / f"journal-{fsync}", fsync, msgs)
-            a = asyncio.run(bench_archive(aeron_dir, tmp / f"archive-{fsync}", fsync, msgs))
-            for name, r in (("journal", j), ("archive", a)):
-                print(f"{name:<9} {fsync:<9} {r['cpu_us']:>14.2f} us {r['recorded_per_s']:>15,.0f} {r['replayed_per_s']:>15,.0f}")
+        print(f"{n} messages of {len(msgs[0])} bytes; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
+              f"{args.rounds} rounds")
+        for r in range(args.rounds):
+            for fsync in ("never", "interval"):
+                j = bench_journal(tmp / f"journal-{fsync}-{r}", fsync, msgs)
+                a = asyncio.run(bench_archive(aeron_dir, tmp / f"archive-{fsync}-{r}", fsync, msgs))
+                results.setdefault(("journal", fsync), []).append(j)
+                results.setdefault(("archive", fsync), []).append(a)
+                print(f"round {r + 1} {fsync:<9} " + "  ".join(
+                    f"{name}: {x['cpu_us']:.2f} us, {x['recorded_per_s']:,.0f} rec/s, {x['replayed_per_s']:,.0f} rep/s"
+                    for name, x in (("journal", j), ("archive", a))), flush=True)
+                shutil.rmtree(tmp / f"journal-{fsync}-{r}", ignore_errors=True)
+                shutil.rmtree(tmp / f"archive-{fsync}-{r}", ignore_errors=True)
     finally:
         handle.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+    def cell(values: list[float], fmt_: str) -> str:
+        return f"{format(statistics.median(values), fmt_)} ({format(min(values), fmt_)}-{format(max(values), fmt_)})"
+
+    metrics = (("cpu_us", "hot path CPU/msg us", ".2f"), ("recorded_per_s", "recorded msgs/s", ",.0f"),
+               ("replayed_per_s", "replayed msgs/s", ",.0f"))
+    print()
+    print("| backend | fsync | " + " | ".join(m[1] for m in metrics) + " |")
+    print("|---|---|" + "---:|" * len(metrics))
+    for fsync in ("never", "interval"):
+        for name in ("journal", "archive"):
+            rows = results[(name, fsync)]
+            print(f"| {name} | {fsync} | " + " | ".join(cell([x[k] for x in rows], f) for k, _t, f in metrics) + " |")
+        ratios = [cell([a[k] / j[k] for j, a in zip(results[("journal", fsync)], results[("archive", fsync)])], ".2f")
+                  + "x" for k, _t, _f in metrics]
+        print(f"| archive/journal | {fsync} | " + " | ".join(ratios) + " |")
+    print("\ntargets: recorded msgs/s ratio >= 3.00x; hot path CPU ratio <= 0.50x")
 
 
 if __name__ == "__main__":
