@@ -375,6 +375,7 @@ class _Plan:
         "char_is_string",
         "dictionary",
         "fast",
+        "shapes",
     )
 
     def __init__(self, dictionary: DataDictionary) -> None:
@@ -391,6 +392,8 @@ class _Plan:
         self.dictionary = dictionary
         #: raw MsgType -> its fast-path table (None: the MsgType is not defined)
         self.fast: dict[bytes, _FastTable | None] = {}
+        #: MsgType field (``35=...``) -> the sequences of tags seen valid (see _fast_ok)
+        self.shapes: dict[bytes, list[_Shape]] = {}
 
     def fast_table(self, raw_type: bytes) -> _FastTable | None:
         try:
@@ -485,9 +488,89 @@ def _value_check(rule: _FieldRule) -> _Check | None:
     return check_single
 
 
+def _fast_walk(parts: list[bytes], table: _FastTable) -> list[bytes] | None:
+    """The tags of ``parts`` (a frame split at SOH, without the empty tail) when every check
+    passes; None when the full walk must decide."""
+    entries = table.entries
+    seen: set[bytes] = set()
+    add = seen.add
+    tags = []
+    section = 0
+    for part in parts:
+        tag, _, value = part.partition(b"=")
+        entry = entries.get(tag)
+        if entry is None or not value:
+            return None
+        where, check = entry
+        if where != section:
+            if where < section:
+                return None
+            section = where
+        if check is not None and not check(value):
+            return None
+        add(tag)
+        tags.append(tag)
+    if len(seen) != len(parts) or not table.required <= seen:
+        return None
+    return tags
+
+
+#: value patterns equivalent to (a subset of what passes) the format checks
+_PATTERNS: Final[Mapping[_Check, bytes]] = {
+    _non_negative_int: rb"[0-9]+",
+    _int: rb"-?[0-9]{1,999}",
+    _decimal: rb"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)",
+}
+_SHAPES_PER_TYPE: Final = 8
+
+
+class _Shape:
+    """One sequence of tags already seen to pass the structural checks, as one regular
+    expression matching a whole frame of that sequence whose values pass their checks,
+    except those left to ``calls`` (group number, check) after the match."""
+
+    __slots__ = ("match", "calls")
+
+    def __init__(self, tags: list[bytes], table: _FastTable) -> None:
+        pieces: list[bytes] = []
+        calls: list[tuple[int, _Check]] = []
+        for i, tag in enumerate(tags):
+            check = table.entries[tag][1]
+            pieces.append((b"\x01" if i else b"") + re.escape(tag) + b"=")
+            if check is None:
+                pieces.append(rb"[^\x01]+")
+            elif check in _PATTERNS:
+                pieces.append(_PATTERNS[check])
+            else:
+                owner = getattr(check, "__self__", None)
+                if type(owner) is frozenset and check == owner.__contains__:
+                    pieces.append(b"(?:" + b"|".join(re.escape(v) for v in sorted(owner)) + b")")
+                else:
+                    pieces.append(rb"([^\x01]+)")
+                    calls.append((len(calls) + 1, check))
+        pieces.append(b"\x01")
+        self.match = re.compile(b"".join(pieces)).fullmatch
+        self.calls = tuple(calls)
+
+
 def _fast_ok(frame: bytes, plan: _Plan) -> bool:
     """True when the unchanged wire ``frame`` certainly passes every check (see
-    :class:`_FastTable`); False when the full walk must decide."""
+    :class:`_FastTable`); False when the full walk must decide. A frame with a sequence of
+    tags seen before is checked by that sequence's one regular expression."""
+    first = frame.find(b"\x01")
+    begin = frame.find(b"\x01", first + 1) + 1
+    end = frame.find(b"\x01", begin)
+    if begin <= 0 or end < 0:
+        return False
+    shapes = plan.shapes.get(frame[begin:end])
+    if shapes is not None:
+        for shape in shapes:
+            m = shape.match(frame)
+            if m is not None:
+                for group, check in shape.calls:
+                    if not check(m.group(group)):
+                        return False
+                return True
     parts = frame.split(b"\x01")
     if parts.pop() or len(parts) < 4:
         return False
@@ -502,24 +585,16 @@ def _fast_ok(frame: bytes, plan: _Plan) -> bool:
     table = plan.fast_table(type_field[3:])
     if table is None:
         return False
-    entries = table.entries
-    seen: set[bytes] = set()
-    add = seen.add
-    section = 0
-    for part in parts:
-        tag, _, value = part.partition(b"=")
-        entry = entries.get(tag)
-        if entry is None or not value:
-            return False
-        where, check = entry
-        if where != section:
-            if where < section:
-                return False
-            section = where
-        if check is not None and not check(value):
-            return False
-        add(tag)
-    return len(seen) == len(parts) and table.required <= seen
+    tags = _fast_walk(parts, table)
+    if tags is None:
+        return False
+    if shapes is None:
+        if len(plan.shapes) >= 1024:
+            return True
+        shapes = plan.shapes[type_field] = []
+    if len(shapes) < _SHAPES_PER_TYPE:
+        shapes.append(_Shape(tags, table))
+    return True
 
 
 _plans: weakref.WeakKeyDictionary[DataDictionary, _Plan] = weakref.WeakKeyDictionary()
