@@ -112,10 +112,11 @@ def _trie(words: Iterable[str]) -> str:
     return pattern
 
 
-def _fields_pattern(excluded: Iterable[int]) -> re.Pattern[bytes]:
-    """A run of well-formed fields (positive tag without leading zero, '=', non-empty value,
-    SOH) none of whose tags is in ``excluded``. The tag's first digit picks a branch; only
-    digits that start an excluded tag pay for a look-ahead."""
+def _fields_pattern(excluded: Iterable[int], max_digits: int = _MAX_TAG_DIGITS) -> re.Pattern[bytes]:
+    """A run of well-formed fields (positive tag without leading zero and of at most
+    ``max_digits`` digits, '=', non-empty value, SOH) none of whose tags is in ``excluded``.
+    The tag's first digit picks a branch; only digits that start an excluded tag pay for a
+    look-ahead."""
     by_first: dict[str, set[str]] = {}
     for tag in excluded:
         word = str(tag)
@@ -125,7 +126,7 @@ def _fields_pattern(excluded: Iterable[int]) -> re.Pattern[bytes]:
     for digit in sorted(by_first):
         branches.append(f"{digit}(?!{_trie(by_first[digit])}=)")
     first = "(?:" + "|".join(branches) + ")"
-    return re.compile(("(?:" + first + "[0-9]{0,8}+=[^\x01]++\x01)++").encode())
+    return re.compile(("(?:" + first + f"[0-9]{{0,{max_digits - 1}}}+=[^\x01]++\x01)++").encode())
 
 
 class _Tables:
@@ -178,6 +179,17 @@ def _tables(dictionary: DictionaryLike | None) -> _Tables:
 
 
 _GROUPS_CACHE: dict[int, tuple[object, dict[str, dict[int, GroupDef | None]]]] = {}
+
+
+def plain_body_pattern(
+    dictionary: DictionaryLike | None, excluded: Iterable[int] = ()
+) -> re.Pattern[bytes]:
+    """Matches (``fullmatch``) a body given as ``tag=value<SOH>...`` that :func:`encode_body`
+    would write back unchanged (behind one SOH, without the last): tags below 1000 without
+    leading zeros, none of them a data-length, data, 8, 9, 10, 35 or ``excluded`` tag, every
+    value non-empty."""
+    tables = _DEFAULT_TABLES if dictionary is None else _tables(dictionary)
+    return _fields_pattern([*tables.lengths, *tables.data_tags, 8, 9, 10, 35, *excluded], 3)
 
 
 def _group_lookup(dictionary: DictionaryLike, msg_type: str) -> dict[int, GroupDef | None]:
@@ -896,6 +908,11 @@ class Encoder:
         )
         self._fixed = fixed
         self._types: dict[str, bytes] = {}
+
+    @property
+    def dictionary(self) -> DictionaryLike | None:
+        """The dictionary bodies are encoded with (data-length tags, groups)."""
+        return self._dictionary
 
     def encode(
         self,

@@ -37,7 +37,7 @@ from fixg.errors import (
     ValueFormatError,
 )
 from fixg.fix import events as ev
-from fixg.fix.codec import Encoder, decode, encode
+from fixg.fix.codec import Encoder, decode, encode, plain_body_pattern
 from fixg.fix.dictionary import DataDictionary
 from fixg.fix.events import SessionState
 from fixg.fix.framer import Framer, FrameGarbled
@@ -268,6 +268,13 @@ class _Clock:
 # ---------------------------------------------------------------------- the session
 
 
+class PreEncodedBody(bytes):
+    """Body fields already written the way the session's encoder writes them
+    (``\x01tag=value...``): what :meth:`Session.pre_encode` returns for :meth:`Session.send`."""
+
+    __slots__ = ()
+
+
 class Session:
     """One FIX session: sequence numbers, heartbeats, resends, logon and logout.
 
@@ -315,6 +322,7 @@ class Session:
                 if text
             ],
         )
+        self._plain_body: Callable[[bytes], object] | None = None
         self._begin_string_bytes = settings.begin_string.encode()
         self._sender = settings.sender_comp_id.encode()
         self._target = settings.target_comp_id.encode()
@@ -473,13 +481,26 @@ class Session:
             which = _Input.MESSAGE_RECEIVED
         self._handle(which, now, (msg, frame))
 
-    def send(self, msg_type: str, fields: Iterable[tuple[int, Any]], now: float) -> int:
+    def pre_encode(self, body: bytes) -> PreEncodedBody | None:
+        """``body`` (``tag=value<SOH>...``) as a :class:`PreEncodedBody` for :meth:`send`
+        when it can be written as it is (tags below 1000 without leading zeros, none of them
+        a header, data, data-length or 8/9/10/35 tag, no empty value); else None (give the
+        fields as pairs). The frame sent is the same either way."""
+        match = self._plain_body
+        if match is None:
+            match = self._plain_body = plain_body_pattern(self._encoder.dictionary, _HEADER_TAGS).fullmatch
+        if match(body) is None:
+            return None
+        return PreEncodedBody(b"\x01" + body[:-1])
+
+    def send(self, msg_type: str, fields: Iterable[tuple[int, Any]] | PreEncodedBody, now: float) -> int:
         """Send an application message; returns the MsgSeqNum it carries.
 
         While the session is not logged on the message is stored with its sequence number and
         not transmitted; the counterparty gets it by ResendRequest after the next Logon.
         ``fields`` are ``(tag, value)`` pairs for the body (header fields such as
-        OnBehalfOfCompID(115) or ApplVerID(1128) are moved to the header).
+        OnBehalfOfCompID(115) or ApplVerID(1128) are moved to the header), or a body from
+        :meth:`pre_encode`.
         """
         if msg_type in ADMIN_MSG_TYPES:
             raise LocalProtocolError(
@@ -569,12 +590,16 @@ class Session:
     def _on_abandon(self, now: float, text: str | None) -> _Outcome:
         return self._disconnect(text or "logout requested before logon completed")
 
-    def _on_send_offline(self, now: float, arg: tuple[str, Iterable[tuple[int, Any]]]) -> _Outcome:
+    def _on_send_offline(
+        self, now: float, arg: tuple[str, Iterable[tuple[int, Any]] | PreEncodedBody]
+    ) -> _Outcome:
         msg_type, fields = arg
         self._build_and_store(msg_type, fields, now)
         return _Outcome.OK
 
-    def _on_send_live(self, now: float, arg: tuple[str, Iterable[tuple[int, Any]]]) -> _Outcome:
+    def _on_send_live(
+        self, now: float, arg: tuple[str, Iterable[tuple[int, Any]] | PreEncodedBody]
+    ) -> _Outcome:
         msg_type, fields = arg
         frame = self._build_and_store(msg_type, fields, now)
         self._out.append(frame)
@@ -1314,12 +1339,18 @@ class Session:
 
     # -- outbound
 
-    def _build(self, msg_type: str, fields: Iterable[tuple[int, Any]], seq: int, now: float) -> bytes:
+    def _build(
+        self, msg_type: str, fields: Iterable[tuple[int, Any]] | PreEncodedBody, seq: int, now: float
+    ) -> bytes:
         header: list[tuple[int, Any]] | None = None
-        body = fields if isinstance(fields, list) else list(fields)
-        if not _HEADER_TAGS.isdisjoint(map(_first, body)):
-            header = [item for item in body if item[0] in _HEADER_TAGS]
-            body = [item for item in body if item[0] not in _HEADER_TAGS]
+        body: list[tuple[int, Any]] | bytes
+        if type(fields) is PreEncodedBody:
+            body = fields  # no header field in it (pre_encode)
+        else:
+            body = fields if isinstance(fields, list) else list(fields)  # type: ignore[arg-type]
+            if not _HEADER_TAGS.isdisjoint(map(_first, body)):
+                header = [item for item in body if item[0] in _HEADER_TAGS]
+                body = [item for item in body if item[0] not in _HEADER_TAGS]
         if self.settings.enable_last_msg_seq_num_processed:
             header = (header or []) + [(369, self.store.next_target_seq_num - 1)]
         try:
@@ -1329,7 +1360,9 @@ class Session:
         except CodecError as exc:
             raise LocalProtocolError(f"cannot encode {msg_type} message: {exc}") from exc
 
-    def _build_and_store(self, msg_type: str, fields: Iterable[tuple[int, Any]], now: float) -> bytes:
+    def _build_and_store(
+        self, msg_type: str, fields: Iterable[tuple[int, Any]] | PreEncodedBody, now: float
+    ) -> bytes:
         store = self.store
         seq = store.next_sender_seq_num
         frame = self._build(msg_type, fields, seq, now)

@@ -541,10 +541,13 @@ class Gateway:
                           f"message body of {len(cmd.body)} bytes exceeds max_message_size {limit}")
         if not cmd.msg_type or cmd.msg_type in ADMIN_MSG_TYPES:
             raise _Failed(p.ErrorCode.INVALID_MESSAGE, f"MsgType {cmd.msg_type!r} is not an application message")
-        try:
-            fields = parse_body(cmd.body)
-        except CodecError as exc:
-            raise _Failed(p.ErrorCode.INVALID_MESSAGE, str(exc)) from None
+        # The body as it came, when the session can write it as it is (the common case).
+        fields: Any = s.session.pre_encode(cmd.body)
+        if fields is None:
+            try:
+                fields = parse_body(cmd.body)
+            except CodecError as exc:
+                raise _Failed(p.ErrorCode.INVALID_MESSAGE, str(exc)) from None
         conn = self._connection(s)
         try:
             if conn is not None:
