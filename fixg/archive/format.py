@@ -44,6 +44,7 @@ DIR_IN: Final = 0
 DIR_OUT: Final = 1
 
 _DATA = struct.Struct("<BBHIqqd")
+DATA_HEADER_SIZE: Final = _DATA.size
 _INDEX = struct.Struct("<BHIqiq")
 SEGMENT_HEADER: Final = struct.Struct("<IIq")
 _REQUEST = struct.Struct("<Bqi")

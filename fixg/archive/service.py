@@ -22,6 +22,7 @@ import logging
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -43,6 +44,9 @@ __all__ = ["ArchiverSettings", "Archiver", "ArchiverHandle", "spawn", "main"]
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 0.1
+#: fragments of the data stream taken per duty cycle (at least): one write per recording each
+DATA_FRAGMENT_LIMIT = 2048
+_FRAME_SESSION_ID = struct.Struct("<i")  # at byte 12 of an Aeron data frame header (32 bytes)
 RESPONSE_CONNECT_TIMEOUT_S = 5.0
 
 
@@ -116,6 +120,10 @@ class Archiver:
             self._images: dict[int, set[int]] = {settings.data_stream_id: set(), settings.index_stream_id: set()}
             self._gone: deque[tuple[int, int]] = deque()
             self._active: dict[tuple[int, int], Recording] = {}
+            self._last_session: int | None = None  # of the last data message, and its recording
+            self._last_rec: Recording | None = None
+            self._record = self.archive.record
+            self._data_limit = max(settings.fragment_limit, DATA_FRAGMENT_LIMIT)
             self._counters: dict[int, tuple[Counter, Counter]] = {}
             s = settings
             self.data_sub = self.client.add_subscription(
@@ -176,6 +184,26 @@ class Archiver:
     def _on_data(self, buffer: memoryview, header: Header) -> None:
         self._on_fragment(self.settings.data_stream_id, buffer, header)
 
+    def _on_data_term(self, term: Any, offset: int, length: int, header: Any) -> None:
+        """The data stream's hot path (``Subscription.term_poll``): ``term[offset:offset +
+        length]`` is a whole message. A message read in place (offset > 0: the direct reader,
+        unfragmented) ends at the aligned end of its frame, and its publication's session id is
+        in the frame header just before it; a reassembled one (offset 0) has a header object."""
+        if offset:
+            position = header._begin + ((offset + length + 31) & -32)
+            session_id = _FRAME_SESSION_ID.unpack_from(term, offset - 20)[0]
+        else:
+            position = header.position
+            session_id = header.values().session_id
+        rec = self._last_rec
+        if session_id != self._last_session or rec is None:
+            stream_id = self.settings.data_stream_id
+            rec = self._active.get((stream_id, session_id))
+            if rec is None:
+                rec = self._recording(stream_id, session_id, position, length)
+            self._last_session, self._last_rec = session_id, rec
+        self._record(rec, position, term, offset, length)
+
     def _on_index(self, buffer: memoryview, header: Header) -> None:
         self._on_fragment(self.settings.index_stream_id, buffer, header)
 
@@ -192,6 +220,7 @@ class Archiver:
         self.archive.append(rec, position, buffer)
 
     def _stop_recording(self, key: tuple[int, int]) -> None:
+        self._last_session, self._last_rec = None, None
         rec = self._active.pop(key, None)
         if rec is None:
             return
@@ -331,19 +360,18 @@ class Archiver:
     # -- loop --------------------------------------------------------------------------
 
     def do_work(self) -> int:
-        work = self.data_sub.poll(self._on_data, self.settings.fragment_limit)
+        work = self.data_sub.term_poll(self._on_data_term, self._data_limit)
         work += self.index_sub.poll(self._on_index, self.settings.fragment_limit)
-        if work:
-            self.archive.flush()
-        else:
-            self.archive.flush()  # interval fsyncs happen when idle too
+        self.archive.flush()  # interval fsyncs happen when idle too
         self._publish_positions()
         while self._gone:
             key = self._gone.popleft()
-            sub, handler = ((self.data_sub, self._on_data) if key[0] == self.settings.data_stream_id
-                            else (self.index_sub, self._on_index))
-            while sub.poll(handler, self.settings.fragment_limit):
-                self.archive.flush()
+            if key[0] == self.settings.data_stream_id:
+                while self.data_sub.term_poll(self._on_data_term, self._data_limit):
+                    self.archive.flush()
+            else:
+                while self.index_sub.poll(self._on_index, self.settings.fragment_limit):
+                    self.archive.flush()
             self._stop_recording(key)
             self._publish_positions()
         work += self.control_sub.poll(self._on_control, 16)
@@ -383,7 +411,8 @@ class Archiver:
     def close(self) -> None:
         try:
             for _ in range(100):
-                if not (self.data_sub.poll(self._on_data) + self.index_sub.poll(self._on_index)):
+                if not (self.data_sub.term_poll(self._on_data_term, self._data_limit)
+                        + self.index_sub.poll(self._on_index)):
                     break
             for key in list(self._active):
                 self._stop_recording(key)

@@ -26,6 +26,7 @@ import logging
 import os
 import struct
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,12 @@ log = logging.getLogger(__name__)
 CATALOG = "catalog.json"
 CATALOG_VERSION = 1
 _HDR = fmt.SEGMENT_HEADER
+_PACK_HDR = _HDR.pack
+_PACK_Q = struct.Struct("<q").pack
+_CRC32 = zlib.crc32
+#: the first fields of a data record: kind, direction, key length, sequence index, number
+_DATA_HEAD = struct.Struct("<BBHIq")
+_DATA_SIZE = fmt.DATA_HEADER_SIZE
 
 
 def segment_name(recording_id: int, segment: int) -> str:
@@ -89,6 +96,10 @@ class Recording:
     fd: int = -1
     dirty: bool = False
     periods: set[tuple[str, int]] = field(default_factory=set, repr=False)
+    #: (raw key, direction, sequence index) -> (session state, lookup slot) of MSG records of
+    #: the session's current period seen in this recording: what :meth:`Archive.record` updates
+    hot: dict[tuple[bytes, int, int], tuple[SessionState, dict[int, tuple[int, int]]]] = field(
+        default_factory=dict, repr=False)
 
     @property
     def active(self) -> bool:
@@ -285,6 +296,8 @@ class Archive:
                 state.seq_index, state.creation_time = seq_index, when
                 state.next_sender = state.next_target = 1
                 state.sent = state.received = 0
+                for r in self.recordings.values():
+                    r.hot.clear()  # entries of the old period must go through here again
             return
         if seq_index != state.seq_index:
             return  # a late copy from an older period
@@ -295,6 +308,8 @@ class Archive:
                 slot = self.lookup[slot_key] = {}
             if number not in slot:
                 slot[number] = (rec.session_id, position)
+            if rec.fd >= 0:
+                rec.hot[(key.encode(), direction, seq_index)] = (state, slot)
             if direction == fmt.DIR_OUT:
                 state.sent += 1
                 if number >= state.next_sender:
@@ -346,14 +361,53 @@ class Archive:
         rec.stop_position = position
         self._apply(rec, position, payload)
 
+    def record(self, rec: Recording, position: int, buffer: Any, offset: int, length: int) -> None:
+        """:meth:`append` of ``buffer[offset:offset + length]``, the archiver's hot path: the
+        segment record is added to the write buffer, and a MSG record of a session's current
+        period updates the session state and the lookup through ``rec.hot`` (no decoding
+        beyond the fixed header, no object per record but the lookup's)."""
+        pending = rec.pending
+        start = rec.size + len(pending)
+        payload = buffer[offset : offset + length]
+        if start + _HDR.size + length > self.segment_length and start > 0 or rec.kind != "data":
+            self.append(rec, position, payload)
+            return
+        pending += _PACK_HDR(length, _CRC32(payload, _CRC32(_PACK_Q(position))), position)
+        pending += payload
+        rec.offsets[position] = (rec.segments[-1], start)
+        rec.stop_position = position
+        kind, direction, klen, seq_index, number = _DATA_HEAD.unpack_from(buffer, offset)
+        if kind == 1:
+            begin = offset + _DATA_SIZE
+            hot = rec.hot.get((bytes(buffer[begin : begin + klen]), direction, seq_index))
+            if hot is not None:
+                state, slot = hot
+                if number not in slot:
+                    slot[number] = (rec.session_id, position)
+                if direction:
+                    state.sent += 1
+                    if number >= state.next_sender:
+                        state.next_sender = number + 1
+                else:
+                    state.received += 1
+                    if number >= state.next_target:
+                        state.next_target = number + 1
+                return
+        self._apply(rec, position, payload)
+
     def _flush_one(self, rec: Recording) -> None:
         if not rec.pending:
             return
-        data = bytes(rec.pending)
+        data = rec.pending
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(rec.fd, view) :]
+            written = os.write(rec.fd, data)
+            if written < len(data):
+                view = memoryview(data)
+                try:
+                    while written < len(data):
+                        written += os.write(rec.fd, view[written:])
+                finally:
+                    view.release()
         except OSError as exc:
             raise StoreError(f"cannot write recording {rec.id} in {self.root}: {exc.strerror}") from exc
         rec.size += len(data)
@@ -480,6 +534,8 @@ class Archive:
         for slot_key in list(self.lookup):
             if (slot_key[0], slot_key[2]) not in kept:
                 del self.lookup[slot_key]
+        for r in self.recordings.values():
+            r.hot.clear()
         deleted = [r.id for r in self.recordings.values() if not r.active and not r.periods & kept]
         for rid in deleted:
             rec = self.recordings.pop(rid)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -49,18 +50,26 @@ __all__ = ["ArchiveStore", "ArchiveStoreFactory"]
 log = logging.getLogger(__name__)
 
 _DIR = {Direction.INBOUND: fmt.DIR_IN, Direction.OUTBOUND: fmt.DIR_OUT}
+_OUT = Direction.OUTBOUND
 _ALLOCATED = 1  # Aeron's counter record state "allocated"
+#: the data record header (fmt._DATA), packed once per message
+_PACK_DATA = struct.Struct("<BBHIqqd").pack
+assert struct.calcsize("<BBHIqqd") == fmt.DATA_HEADER_SIZE
+#: a batch is published when it holds this many records (else at the end of the loop round)
+BATCH_LIMIT = 256
 
 
 @dataclass(slots=True)
-class _Pending:
-    """A message offered (position set) or waiting to be offered (position None)."""
+class _Batch:
+    """Records stored in one loop round (or up to BATCH_LIMIT), published together.
 
-    data: bytes
-    meta: tuple[str, int, int, int] | None  # (key, direction, seq index, seqnum) of a MSG
-    index_key: bytes
+    ``published`` records of it went out (in one or more batched offers), ``position`` is the
+    stream position after the last one; ``serial`` is that of its last record."""
+
+    records: list[bytes]
     serial: int
-    position: int | None = None
+    published: int = 0
+    position: int = -1
 
 
 class _CounterRef:
@@ -88,10 +97,13 @@ class ArchiveStoreFactory:
         self._limit = storage.archive_buffer_limit
         self.hold_until_recorded = storage.hold_until_recorded
         self._stores: dict[SessionKey, ArchiveStore] = {}
-        self._pending: deque[_Pending] = deque()
-        self._serial = 0  # of the last message published
-        self._acked_serial = 0  # of the last message acknowledged as recorded
-        self._unpublished = 0
+        self._pending: deque[_Batch] = deque()
+        self._batch: list[bytes] = []  # stored in this loop round, not yet offered
+        self._count = 0  # records in _pending and _batch
+        self._flush_scheduled = False
+        self._serial = 0  # of the last record flushed into _pending
+        self._acked_serial = 0  # of the last record acknowledged as recorded
+        self._unpublished = 0  # batches of _pending not (completely) published
         self._heartbeat: _CounterRef | None = None
         self._recorded: _CounterRef | None = None
         self._archiver_registration: int | None = None
@@ -106,8 +118,6 @@ class ArchiveStoreFactory:
         try:
             self.data_pub: ExclusivePublication = client.add_exclusive_publication(
                 storage.archive_channel, storage.data_stream_id, direct=None)
-            self.index_pub: ExclusivePublication = client.add_exclusive_publication(
-                storage.archive_channel, storage.index_stream_id, direct=None)
             self.control = ArchiveClient(client, a.control_channel, a.control_stream_id, a.replay_stream_id,
                                          timeout_s=self._timeout_ms / 1000.0, idle=a.replay_idle_strategy,
                                          fragment_limit=a.replay_fragment_limit)
@@ -181,38 +191,74 @@ class ArchiveStoreFactory:
 
     # -- publishing ----------------------------------------------------------------------
 
-    def publish(self, data: bytes, meta: tuple[str, int, int, int] | None, key_bytes: bytes) -> None:
+    def publish(self, data: bytes) -> None:
+        """Store one data record: it joins the batch of this loop round (published by
+        :meth:`flush`: at the end of the round, at BATCH_LIMIT records, before anything that
+        needs it published)."""
         if not self.archiver_up:
             if self._policy == "stop":
                 raise StoreError("the archiver is down and archive_down_policy is \"stop\": not storing")
-        if len(self._pending) >= self._limit:
-            raise StoreError(f"{len(self._pending)} messages are waiting for the archiver "
+        if self._count >= self._limit:
+            raise StoreError(f"{self._count} messages are waiting for the archiver "
                              f"(archive_buffer_limit {self._limit}): not storing more")
-        self._serial += 1
-        entry = _Pending(data, meta, key_bytes, self._serial)
+        self._count += 1
+        batch = self._batch
+        batch.append(data)
+        if len(batch) == 1:
+            self._schedule_flush()
+        elif len(batch) >= BATCH_LIMIT:
+            self.flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_scheduled:
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._closed:
+            self.flush()
+
+    def flush(self) -> None:
+        """Publish the records stored since the last flush (one batched offer)."""
+        batch = self._batch
+        if not batch:
+            return
+        self._batch = []
+        self._serial += len(batch)
+        entry = _Batch(batch, self._serial)
         self._pending.append(entry)
         if self._unpublished == 0 and self._offer(entry):
             return
         self._unpublished += 1
 
-    def _offer(self, entry: _Pending) -> bool:
-        position = self.data_pub.try_offer(entry.data)
-        if position < 0:
+    def _offer(self, entry: _Batch) -> bool:
+        """Offer what is left of ``entry``; True once all of it is published."""
+        records = entry.records
+        done = entry.published
+        if done == 0 and len(records) == 1:
+            position = self.data_pub.try_offer(records[0])
+            if position < 0:
+                return False
+            entry.published, entry.position = 1, position
+            return True
+        n = self.data_pub.try_offer_batch(records[done:] if done else records)
+        if n <= 0:
             return False
-        entry.position = position
-        meta = entry.meta
-        if meta is not None:
-            index = fmt.encode_index(meta[1], entry.index_key, meta[2], meta[3], self.data_pub.session_id, position)
-            if self.index_pub.try_offer(index) < 0:
-                log.debug("archive store: index entry of %s %d not published (the data record has it too)",
-                          meta[0], meta[3])
-        return True
+        entry.published = done + n
+        entry.position = self.data_pub.position
+        return entry.published == len(records)
 
     def _offer_unpublished(self) -> None:
         if not self._unpublished:
             return
         for entry in self._pending:
-            if entry.position is None:
+            if entry.published < len(entry.records):
                 if not self._offer(entry):
                     return
                 self._unpublished -= 1
@@ -220,16 +266,20 @@ class ArchiveStoreFactory:
     def pending_messages(self, key: str, direction: int, seq_index: int) -> dict[int, bytes]:
         """Messages of a session not yet acknowledged as recorded: seqnum -> message."""
         out = {}
-        for entry in self._pending:
-            m = entry.meta
-            if m is not None and m[0] == key and m[1] == direction and m[2] == seq_index:
-                out[m[3]] = fmt.decode_data(entry.data).payload
+        records = [r for entry in self._pending for r in entry.records]
+        records.extend(self._batch)
+        for data in records:
+            if data[0] != fmt.Kind.MSG or data[1] != direction:
+                continue
+            rec = fmt.decode_data(data)
+            if rec.key == key and rec.seq_index == seq_index:
+                out[rec.number] = rec.payload
         return out
 
     @property
     def unrecorded(self) -> int:
-        """Messages published (or waiting to be) that the archiver has not made durable."""
-        return len(self._pending)
+        """Messages stored (published or waiting to be) that the archiver has not made durable."""
+        return self._count
 
     # -- counters --------------------------------------------------------------------------
 
@@ -267,6 +317,7 @@ class ArchiveStoreFactory:
         """Track the archiver: heartbeat, recorded position, acknowledgements, republishing."""
         if self._closed:
             return
+        self.flush()
         beat = self._read(self._heartbeat)
         if beat is None or time.time() * 1000 - beat > self._timeout_ms:
             self._heartbeat = self._scan(fmt.HEARTBEAT_COUNTER_TYPE, None)
@@ -281,7 +332,7 @@ class ArchiveStoreFactory:
                 self._recorded = None
             if not self.archiver_up:
                 if self._archiver_registration is not None and self._pending:
-                    log.warning("archive store: the archiver is back; %d messages to record", len(self._pending))
+                    log.warning("archive store: the archiver is back; %d messages to record", self._count)
                 self.archiver_up = True
         elif self.archiver_up or self._archiver_registration is None:
             if self.archiver_up:
@@ -303,8 +354,13 @@ class ArchiveStoreFactory:
         if recorded is not None:
             self.recorded_position = recorded
             pending = self._pending
-            while pending and pending[0].position is not None and pending[0].position <= recorded:
-                self._acked_serial = pending.popleft().serial
+            while pending:
+                entry = pending[0]
+                if entry.published < len(entry.records) or entry.position > recorded:
+                    break
+                pending.popleft()
+                self._acked_serial = entry.serial
+                self._count -= len(entry.records)
         holds = self._holds
         while holds and holds[0][0] <= self._acked_serial:
             holds.popleft()[1]()
@@ -322,20 +378,20 @@ class ArchiveStoreFactory:
     def _republish(self) -> None:
         """A new archiver: publish every unacknowledged message again (it joined after them)."""
         for entry in self._pending:
-            if entry.position is not None:
-                entry.position = None
-                self._unpublished += 1
+            entry.published, entry.position = 0, -1
+        self._unpublished = len(self._pending)
         self._recorded = None
         self.recorded_position = 0
-        log.warning("archive store: a new archiver; republishing %d unrecorded messages", len(self._pending))
+        log.warning("archive store: a new archiver; republishing %d unrecorded messages", self._count)
         self._offer_unpublished()
 
     def hold(self, release: Callable[[], None]) -> None:
         """Call ``release`` once everything published so far is recorded (at once when it is)."""
-        if self._acked_serial >= self._serial and not self._holds:
+        target = self._serial + len(self._batch)  # the batch's records get the next serials
+        if self._acked_serial >= target and not self._holds:
             release()
             return
-        self._holds.append((self._serial, release))
+        self._holds.append((target, release))
         if self._loop is not None and self._hold_timer is None:
             self._hold_timer = self._loop.call_later(0.001, self._hold_tick)
 
@@ -346,6 +402,7 @@ class ArchiveStoreFactory:
             return
         deadline = time.monotonic() + timeout_s
         try:
+            self.flush()
             while self._pending and self.archiver_up and time.monotonic() < deadline:
                 try:
                     self.poll(time.time())
@@ -353,7 +410,7 @@ class ArchiveStoreFactory:
                     break
                 await asyncio.sleep(0.002)
             if self._pending:
-                log.warning("archive store: closing with %d messages not acknowledged as recorded", len(self._pending))
+                log.warning("archive store: closing with %d messages not acknowledged as recorded", self._count)
         finally:
             self._closed = True
             if self._hold_timer is not None:
@@ -384,6 +441,7 @@ class ArchiveStore(MessageStore):
         self._key = key
         self._name = str(key)
         self._key_bytes = self._name.encode()
+        self._key_length = len(self._key_bytes)
         self._closed = False
         self._apply_state(state)
         if state is None:
@@ -403,8 +461,7 @@ class ArchiveStore(MessageStore):
         self._implied = dict(self._next)
 
     def _begin(self, seq_index: int, now: float) -> None:
-        self._factory.publish(fmt.encode_data(fmt.Kind.BEGIN, 0, self._key_bytes, seq_index, 0, 0, now), None,
-                              self._key_bytes)
+        self._factory.publish(fmt.encode_data(fmt.Kind.BEGIN, 0, self._key_bytes, seq_index, 0, 0, now))
         self._seq_index, self._creation_time = seq_index, now
         self._next = {Direction.OUTBOUND: 1, Direction.INBOUND: 1}
         self._implied = dict(self._next)
@@ -414,12 +471,24 @@ class ArchiveStore(MessageStore):
             raise StoreError(f"the archive store of {self._name} is closed")
 
     def append(self, direction: Direction, seq_num: int, data: bytes, now: float) -> None:
-        self._check_open()
-        d = _DIR[direction]
-        record = fmt.encode_data(fmt.Kind.MSG, d, self._key_bytes, self._seq_index, seq_num, 0, now, data)
-        self._factory.publish(record, (self._name, d, self._seq_index, seq_num), self._key_bytes)
-        if seq_num + 1 > self._implied[direction]:
-            self._implied[direction] = seq_num + 1
+        if self._closed:
+            self._check_open()
+        out = direction is _OUT
+        record = _PACK_DATA(1, out, self._key_length, self._seq_index, seq_num, 0, now) + self._key_bytes + data
+        factory = self._factory
+        if factory.archiver_up and factory._count < factory._limit:
+            factory._count += 1  # publish(), inlined: the hot path
+            batch = factory._batch
+            batch.append(record)
+            if len(batch) == 1:
+                factory._schedule_flush()
+            elif len(batch) >= BATCH_LIMIT:
+                factory.flush()
+        else:
+            factory.publish(record)
+        implied = self._implied
+        if seq_num >= implied[direction]:
+            implied[direction] = seq_num + 1
 
     def read_range(self, direction: Direction, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
         self._check_open()
@@ -446,7 +515,7 @@ class ArchiveStore(MessageStore):
         if value != self._implied[direction]:
             nxt_s, nxt_t = self._next[Direction.OUTBOUND], self._next[Direction.INBOUND]
             self._factory.publish(fmt.encode_data(fmt.Kind.SEQ, 0, self._key_bytes, self._seq_index, nxt_s, nxt_t,
-                                                  time.time()), None, self._key_bytes)
+                                                  time.time()))
             self._implied[Direction.OUTBOUND], self._implied[Direction.INBOUND] = nxt_s, nxt_t
 
     @property
