@@ -45,8 +45,16 @@ _HDR = fmt.SEGMENT_HEADER
 _PACK_HDR = _HDR.pack
 _PACK_Q = struct.Struct("<q").pack
 _CRC32 = zlib.crc32
-#: the first fields of a data record: kind, direction, key length, sequence index, number
-_DATA_HEAD = struct.Struct("<BBHIq")
+#: a data record's kind, direction, key length, sequence index, number and the key itself, for
+#: a key of the given length (the key is read with the header: one unpack)
+_DATA_HEAD: dict[int, struct.Struct] = {}
+
+
+def _data_head(key_length: int) -> struct.Struct:
+    head = _DATA_HEAD.get(key_length)
+    if head is None:
+        head = _DATA_HEAD[key_length] = struct.Struct(f"<BBHIq16x{key_length}s")
+    return head
 _DATA_SIZE = fmt.DATA_HEADER_SIZE
 
 
@@ -100,6 +108,7 @@ class Recording:
     #: the session's current period seen in this recording: what :meth:`Archive.record` updates
     hot: dict[tuple[bytes, int, int], tuple[SessionState, dict[int, tuple[int, int]]]] = field(
         default_factory=dict, repr=False)
+    head: struct.Struct | None = field(default=None, repr=False)  # a data recording's record header + key
 
     @property
     def active(self) -> bool:
@@ -309,7 +318,10 @@ class Archive:
             if number not in slot:
                 slot[number] = (rec.session_id, position)
             if rec.fd >= 0:
-                rec.hot[(key.encode(), direction, seq_index)] = (state, slot)
+                raw = key.encode()
+                rec.hot[(raw, direction, seq_index)] = (state, slot)
+                if rec.head is None:
+                    rec.head = _data_head(len(raw))
             if direction == fmt.DIR_OUT:
                 state.sent += 1
                 if number >= state.next_sender:
@@ -369,17 +381,24 @@ class Archive:
         pending = rec.pending
         start = rec.size + len(pending)
         payload = buffer[offset : offset + length]
-        if start + _HDR.size + length > self.segment_length and start > 0 or rec.kind != "data":
+        head = rec.head
+        if (start + _HDR.size + length > self.segment_length and start > 0 or head is None
+                or length < head.size):
             self.append(rec, position, payload)
             return
         pending += _PACK_HDR(length, _CRC32(payload, _CRC32(_PACK_Q(position))), position)
         pending += payload
         rec.offsets[position] = (rec.segments[-1], start)
         rec.stop_position = position
-        kind, direction, klen, seq_index, number = _DATA_HEAD.unpack_from(buffer, offset)
+        kind, direction, klen, seq_index, number, key = head.unpack_from(buffer, offset)
         if kind == 1:
-            begin = offset + _DATA_SIZE
-            hot = rec.hot.get((bytes(buffer[begin : begin + klen]), direction, seq_index))
+            if len(key) != klen:  # another key length than the last record's
+                if length < _DATA_SIZE + klen:
+                    self._apply(rec, position, payload)  # corrupt: raises
+                    return
+                head = rec.head = _data_head(klen)
+                key = head.unpack_from(buffer, offset)[5]
+            hot = rec.hot.get((key, direction, seq_index))
             if hot is not None:
                 state, slot = hot
                 if number not in slot:
