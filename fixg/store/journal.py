@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 import hashlib
 import json
 import logging
@@ -63,6 +65,19 @@ CHECKPOINT_RECORDS = 50_000
 _DIRS = {Direction.INBOUND: "in", Direction.OUTBOUND: "out"}
 _DIRS_BACK = {"in": Direction.INBOUND, "out": Direction.OUTBOUND}
 _DIR_BYTES = {d: name.encode() for d, name in _DIRS.items()}
+
+
+_fsync_pool: ThreadPoolExecutor | None = None
+_fsync_pool_lock = threading.Lock()
+
+
+def _background_fsync(fd: int) -> Future[None]:
+    """fsync ``fd`` on the journals' fsync thread (os.fsync lets the event loop run)."""
+    global _fsync_pool
+    with _fsync_pool_lock:
+        if _fsync_pool is None:
+            _fsync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fixg-journal-fsync")
+        return _fsync_pool.submit(os.fsync, fd)
 
 
 def session_dir_name(key: SessionKey) -> str:
@@ -185,6 +200,8 @@ class JournalStore(MessageStore):
         self._closed = False
         self._last_fsync = now
         self._dirty = False
+        #: the interval policy's fsync running on the fsync thread, if any
+        self._pending_sync: Future[None] | None = None
         self._records_since_checkpoint = 0
         # state
         self._seq_index = 0
@@ -341,14 +358,45 @@ class JournalStore(MessageStore):
         return offset
 
     def _after_write(self, now: float) -> None:
-        if self._fsync == "always" or (
-            self._fsync == "interval" and now - self._last_fsync >= self._fsync_interval
-        ):
+        if self._fsync == "always":
             self._sync(now)
+        elif self._fsync == "interval" and now - self._last_fsync >= self._fsync_interval:
+            self._sync_behind(now)
         if self._records_since_checkpoint >= CHECKPOINT_RECORDS:
             self._checkpoint()
 
+    def _sync_behind(self, now: float) -> None:
+        """The interval policy after a write: fsync what was written on the fsync thread, so
+        the writer does not wait for the disk (one fsync at a time; a failed one is raised by
+        the write, poll or sync after it)."""
+        pending = self._pending_sync
+        if pending is not None:
+            if not pending.done():
+                return  # still at it: the next write past the interval tries again
+            self._pending_sync = None
+            self._raise_failed(pending)
+        if self._dirty:
+            self._pending_sync = _background_fsync(self._fd)
+            self._dirty = False
+        self._last_fsync = now
+
+    def _raise_failed(self, done: Future[None]) -> None:
+        exc = done.exception()
+        if exc is not None:
+            self._dirty = True  # not known to be on disk: the next sync tries again
+            strerror = exc.strerror if isinstance(exc, OSError) else None
+            raise StoreError(f"cannot fsync the journal {self._dir}: {strerror or exc}") from exc
+
+    def _wait_sync(self) -> None:
+        """Wait for the fsync running on the fsync thread; raise if it failed."""
+        pending = self._pending_sync
+        if pending is not None:
+            self._pending_sync = None
+            pending.exception()  # waits
+            self._raise_failed(pending)
+
     def _sync(self, now: float | None = None) -> None:
+        self._wait_sync()
         if self._dirty:
             try:
                 os.fsync(self._fd)
@@ -480,7 +528,7 @@ class JournalStore(MessageStore):
 
     def poll(self, now: float) -> None:
         """Timer hook for the ``interval`` policy: fsync what is older than the interval."""
-        if not self._closed and self._fsync == "interval" and self._dirty:
+        if not self._closed and self._fsync == "interval" and (self._dirty or self._pending_sync is not None):
             if now - self._last_fsync >= self._fsync_interval:
                 self._sync(now)
 
@@ -519,6 +567,9 @@ class JournalStore(MessageStore):
             self._release()
 
     def _release(self) -> None:
+        pending, self._pending_sync = self._pending_sync, None
+        if pending is not None:
+            pending.exception()  # wait: never close the descriptor under a running fsync
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
