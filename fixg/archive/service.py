@@ -44,9 +44,9 @@ __all__ = ["ArchiverSettings", "Archiver", "ArchiverHandle", "spawn", "main"]
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 0.1
-#: fragments of the data stream taken per duty cycle (at least): one write per recording each
-DATA_FRAGMENT_LIMIT = 2048
-_FRAME_SESSION_ID = struct.Struct("<i")  # at byte 12 of an Aeron data frame header (32 bytes)
+#: bytes of the data stream taken per image per duty cycle (at most): one write per recording
+DATA_BLOCK_LIMIT = 1 << 20
+_FRAME_TERM_OFFSET = struct.Struct("<i")  # at byte 8
 RESPONSE_CONNECT_TIMEOUT_S = 5.0
 
 
@@ -116,14 +116,12 @@ class Archiver:
             raise
         try:
             self._joins: dict[tuple[int, int], int] = {}
+            self._infos: dict[int, ImageInfo] = {}  # data stream images by session id
+            self._partial: dict[int, bytearray | None] = {}  # a message of a data image, in fragments
             #: stream id -> session ids of the images available now (image callbacks)
             self._images: dict[int, set[int]] = {settings.data_stream_id: set(), settings.index_stream_id: set()}
             self._gone: deque[tuple[int, int]] = deque()
             self._active: dict[tuple[int, int], Recording] = {}
-            self._last_session: int | None = None  # of the last data message, and its recording
-            self._last_rec: Recording | None = None
-            self._record = self.archive.record
-            self._data_limit = max(settings.fragment_limit, DATA_FRAGMENT_LIMIT)
             self._counters: dict[int, tuple[Counter, Counter]] = {}
             s = settings
             self.data_sub = self.client.add_subscription(
@@ -156,6 +154,8 @@ class Archiver:
     # objects (atomic under the GIL); the loop thread reads them.
     def _available(self, stream_id: int, info: ImageInfo) -> None:
         self._joins[(stream_id, info.session_id)] = info.join_position
+        if stream_id == self.settings.data_stream_id:
+            self._infos[info.session_id] = info
         self._images[stream_id] = self._images[stream_id] | {info.session_id}
 
     def _unavailable(self, stream_id: int, info: ImageInfo) -> None:
@@ -184,25 +184,23 @@ class Archiver:
     def _on_data(self, buffer: memoryview, header: Header) -> None:
         self._on_fragment(self.settings.data_stream_id, buffer, header)
 
-    def _on_data_term(self, term: Any, offset: int, length: int, header: Any) -> None:
-        """The data stream's hot path (``Subscription.term_poll``): ``term[offset:offset +
-        length]`` is a whole message. A message read in place (offset > 0: the direct reader,
-        unfragmented) ends at the aligned end of its frame, and its publication's session id is
-        in the frame header just before it; a reassembled one (offset 0) has a header object."""
-        if offset:
-            position = header._begin + ((offset + length + 31) & -32)
-            session_id = _FRAME_SESSION_ID.unpack_from(term, offset - 20)[0]
-        else:
-            position = header.position
-            session_id = header.values().session_id
-        rec = self._last_rec
-        if session_id != self._last_session or rec is None:
-            stream_id = self.settings.data_stream_id
-            rec = self._active.get((stream_id, session_id))
-            if rec is None:
-                rec = self._recording(stream_id, session_id, position, length)
-            self._last_session, self._last_rec = session_id, rec
-        self._record(rec, position, term, offset, length)
+    def _on_data_block(self, block: memoryview, session_id: int, term_id: int) -> None:
+        """The data stream's hot path (``Subscription.block_poll``): a block of frames of one
+        image, recorded by :meth:`Archive.record_block` with no call per message."""
+        stream_id = self.settings.data_stream_id
+        info = self._infos.get(session_id)
+        if info is None:  # the image handler has not run yet
+            image = self.data_sub.image_by_session_id(session_id)
+            if image is None:
+                raise StoreError(f"a block of the data stream from session {session_id}, which has no image")
+            with image:
+                info = self._infos[session_id] = image.info
+        term_offset = _FRAME_TERM_OFFSET.unpack_from(block, 8)[0]
+        position = ((term_id - info.initial_term_id) << info.position_bits_to_shift) + term_offset
+        rec = self._active.get((stream_id, session_id))
+        if rec is None:
+            rec = self._recording(stream_id, session_id, position, 0)
+        self._partial[session_id] = self.archive.record_block(rec, block, position, self._partial.get(session_id))
 
     def _on_index(self, buffer: memoryview, header: Header) -> None:
         self._on_fragment(self.settings.index_stream_id, buffer, header)
@@ -220,7 +218,6 @@ class Archiver:
         self.archive.append(rec, position, buffer)
 
     def _stop_recording(self, key: tuple[int, int]) -> None:
-        self._last_session, self._last_rec = None, None
         rec = self._active.pop(key, None)
         if rec is None:
             return
@@ -360,14 +357,14 @@ class Archiver:
     # -- loop --------------------------------------------------------------------------
 
     def do_work(self) -> int:
-        work = self.data_sub.term_poll(self._on_data_term, self._data_limit)
+        work = self.data_sub.block_poll(self._on_data_block, DATA_BLOCK_LIMIT)
         work += self.index_sub.poll(self._on_index, self.settings.fragment_limit)
         self.archive.flush()  # interval fsyncs happen when idle too
         self._publish_positions()
         while self._gone:
             key = self._gone.popleft()
             if key[0] == self.settings.data_stream_id:
-                while self.data_sub.term_poll(self._on_data_term, self._data_limit):
+                while self.data_sub.block_poll(self._on_data_block, DATA_BLOCK_LIMIT):
                     self.archive.flush()
             else:
                 while self.index_sub.poll(self._on_index, self.settings.fragment_limit):
@@ -411,7 +408,7 @@ class Archiver:
     def close(self) -> None:
         try:
             for _ in range(100):
-                if not (self.data_sub.term_poll(self._on_data_term, self._data_limit)
+                if not (self.data_sub.block_poll(self._on_data_block, DATA_BLOCK_LIMIT)
                         + self.index_sub.poll(self._on_index)):
                     break
             for key in list(self._active):

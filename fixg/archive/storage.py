@@ -56,6 +56,7 @@ def _data_head(key_length: int) -> struct.Struct:
         head = _DATA_HEAD[key_length] = struct.Struct(f"<BBHIq16x{key_length}s")
     return head
 _DATA_SIZE = fmt.DATA_HEADER_SIZE
+_FRAME = struct.Struct("<i xBH")  # an Aeron frame header's length, flags and type
 
 
 def segment_name(recording_id: int, segment: int) -> str:
@@ -105,7 +106,7 @@ class Recording:
     dirty: bool = False
     periods: set[tuple[str, int]] = field(default_factory=set, repr=False)
     #: (raw key, direction, sequence index) -> (session state, lookup slot) of MSG records of
-    #: the session's current period seen in this recording: what :meth:`Archive.record` updates
+    #: the session's current period seen in this recording: what :meth:`Archive.record_block` updates
     hot: dict[tuple[bytes, int, int], tuple[SessionState, dict[int, tuple[int, int]]]] = field(
         default_factory=dict, repr=False)
     head: struct.Struct | None = field(default=None, repr=False)  # a data recording's record header + key
@@ -373,46 +374,101 @@ class Archive:
         rec.stop_position = position
         self._apply(rec, position, payload)
 
-    def record(self, rec: Recording, position: int, buffer: Any, offset: int, length: int) -> None:
-        """:meth:`append` of ``buffer[offset:offset + length]``, the archiver's hot path: the
-        segment record is added to the write buffer, and a MSG record of a session's current
-        period updates the session state and the lookup through ``rec.hot`` (no decoding
-        beyond the fixed header, no object per record but the lookup's)."""
-        pending = rec.pending
-        start = rec.size + len(pending)
-        payload = buffer[offset : offset + length]
+    def record_block(self, rec: Recording, block: Any, position: int, partial: bytearray | None) -> bytearray | None:
+        """Record the messages of ``block``, contiguous Aeron frames of ``rec``'s image that
+        start at stream ``position`` (``Subscription.block_poll``): the archiver's hot path.
+
+        Each frame is ``<i frame length><B version><B flags><H type>...`` (32 bytes) + payload,
+        32-byte aligned; padding frames are skipped; a message longer than the MTU comes as
+        frames flagged BEGIN, none, END: ``partial`` carries one that began in an earlier block,
+        and what is returned carries one this block leaves unfinished. Every whole message
+        becomes one segment record (end position = the end of its last frame); all of them are
+        added to the write buffer with one join. A MSG record of a session's current period
+        updates the session state and the lookup through ``rec.hot``; anything else (first
+        records, other kinds, a segment to rotate, a new key length) goes through :meth:`append`.
+        """
+        offsets = rec.offsets
+        hot = rec.hot
         head = rec.head
-        if (start + _HDR.size + length > self.segment_length and start > 0 or head is None
-                or length < head.size):
-            self.append(rec, position, payload)
-            return
-        pending += _PACK_HDR(length, _CRC32(payload, _CRC32(_PACK_Q(position))), position)
-        pending += payload
-        rec.offsets[position] = (rec.segments[-1], start)
-        rec.stop_position = position
-        kind, direction, klen, seq_index, number, key = head.unpack_from(buffer, offset)
-        if kind == 1:
-            if len(key) != klen:  # another key length than the last record's
-                if length < _DATA_SIZE + klen:
-                    self._apply(rec, position, payload)  # corrupt: raises
-                    return
-                head = rec.head = _data_head(klen)
-                key = head.unpack_from(buffer, offset)[5]
-            hot = rec.hot.get((key, direction, seq_index))
-            if hot is not None:
-                state, slot = hot
-                if number not in slot:
-                    slot[number] = (rec.session_id, position)
-                if direction:
-                    state.sent += 1
-                    if number >= state.next_sender:
-                        state.next_sender = number + 1
+        sid = rec.session_id
+        seg = rec.segments[-1]
+        size = rec.size + len(rec.pending)  # file offset of the next record
+        limit = self.segment_length
+        parts: list[Any] = []
+        add = parts.append
+        unpack_frame = _FRAME.unpack_from
+        offset = 0
+        last = -1
+        end = len(block) - 32
+        try:
+            while offset <= end:
+                frame_length, flags, frame_type = unpack_frame(block, offset)
+                if frame_length <= 0:
+                    break
+                step = (frame_length + 31) & -32
+                position += step
+                if frame_type != 1:  # padding
+                    offset += step
+                    continue
+                start = offset + 32
+                length = frame_length - 32
+                offset += step
+                if flags & 0xC0 != 0xC0 or partial is not None:  # a fragment
+                    if flags & 0x80:
+                        partial = bytearray()
+                    if partial is None:
+                        continue  # the rest of a message begun before this image was joined
+                    partial += block[start : start + length]
+                    if not flags & 0x40:
+                        continue
+                    message, partial = bytes(partial), None
+                elif (size + 16 + length > limit and size > 0) or head is None or length < head.size:
+                    message = block[start : start + length]
                 else:
-                    state.received += 1
-                    if number >= state.next_target:
-                        state.next_target = number + 1
-                return
-        self._apply(rec, position, payload)
+                    payload = block[start : start + length]
+                    add(_PACK_HDR(length, _CRC32(payload, _CRC32(_PACK_Q(position))), position))
+                    add(payload)
+                    offsets[position] = (seg, size)
+                    size += 16 + length
+                    last = position
+                    kind, direction, klen, seq_index, number, key = head.unpack_from(block, start)
+                    if kind == 1:
+                        if len(key) != klen:  # another key length than the last record's
+                            if length < _DATA_SIZE + klen:
+                                self._apply(rec, position, payload)  # corrupt: raises
+                            head = rec.head = _data_head(klen)
+                            key = head.unpack_from(block, start)[5]
+                        entry = hot.get((key, direction, seq_index))
+                        if entry is not None:
+                            state, slot = entry
+                            if number not in slot:
+                                slot[number] = (sid, position)
+                            if direction:
+                                state.sent += 1
+                                if number >= state.next_sender:
+                                    state.next_sender = number + 1
+                            else:
+                                state.received += 1
+                                if number >= state.next_target:
+                                    state.next_target = number + 1
+                            continue
+                    self._apply(rec, position, payload)
+                    head = rec.head
+                    continue
+                # the slow path: what was gathered goes first
+                if parts:
+                    rec.pending += b"".join(parts)
+                    parts.clear()
+                    rec.stop_position = last
+                self.append(rec, position, message)
+                seg = rec.segments[-1]
+                size = rec.size + len(rec.pending)
+                head = rec.head
+        finally:
+            if parts:
+                rec.pending += b"".join(parts)
+                rec.stop_position = last
+        return partial
 
     def _flush_one(self, rec: Recording) -> None:
         if not rec.pending:
