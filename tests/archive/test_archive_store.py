@@ -188,3 +188,39 @@ def test_a_replay_of_a_range_that_does_not_exist_is_a_clear_error(
             list(ac.replay("FIX.4.4:NOBODY->BANK", 1, 1, 0))
         assert info.value.code == "unknown_session"
         assert [r.number for _p, r in ac.replay("FIX.4.4:GW->BANK", 1, 8, 0)] == [8, 9, 10]
+
+
+def test_fragmented_messages_padding_and_segment_rotation_are_recorded_whole(
+    settings: ArchiverSettings, archivers: Callable[..., ArchiverHandle]
+) -> None:
+    """The archiver records the data stream a block at a time: messages longer than the MTU
+    (several frames, possibly across blocks), term ends (padding frames) and new segments
+    must all come back byte for byte, from the running archiver and after a restart."""
+    small = ArchiverSettings(**{**settings.__dict__, "segment_length": 40_000})
+    archiver = archivers(small)
+    key = b"FIX.4.4:GW->BANK"
+    sizes = [100, 3000, 7000, 40, 1500, 5000, 7]  # max message length: 8 KiB with 64 KiB terms
+    bodies = {i: msg(i, chr(65 + i % 26) * sizes[i % len(sizes)]) for i in range(1, 121)}
+    with Client(small.aeron_dir, backpressure=PATIENT) as c:
+        data = c.add_exclusive_publication("aeron:ipc", 1001)
+        deadline = time.monotonic() + 10
+        while not data.is_connected:
+            assert time.monotonic() < deadline, "no archiver subscribed"
+            time.sleep(0.002)
+        data.offer(fmt.encode_data(fmt.Kind.BEGIN, 0, key, 1, 0, 0, 1.0))
+        for i, body in bodies.items():
+            data.offer(fmt.encode_data(fmt.Kind.MSG, 1, key, 1, i, 0, float(i), body))
+        ac = ArchiveClient(c, "aeron:ipc", 100, 7300)
+        deadline = time.monotonic() + 10
+        while ac.request(fmt.Op.SESSIONS)["sessions"][0]["next_sender_seq_num"] != 121:
+            assert time.monotonic() < deadline, "not recorded"
+            time.sleep(0.01)
+        got = {r.number: r.payload for _p, r in ac.replay(key.decode(), 1, 1, 0)}
+        assert got == bodies
+        recordings = ac.request(fmt.Op.RECORDINGS)["recordings"]
+        assert len(recordings[0]["segments"]) > 1
+    archiver.stop()
+    archivers(small)
+    with Client(small.aeron_dir) as c:
+        ac = ArchiveClient(c, "aeron:ipc", 100, 7301)
+        assert {r.number: r.payload for _p, r in ac.replay(key.decode(), 1, 1, 0)} == bodies
