@@ -149,6 +149,8 @@ class SessionState:
         }  # fmt: skip
 
 
+_NO_STATE = SessionState("")  # a placeholder until record_block has found an entry
+
 #: (session key, direction, sequence index) -> seqnum -> (publication session id, end position)
 Lookup = dict[tuple[str, int, int], dict[int, tuple[int, int]]]
 
@@ -397,6 +399,11 @@ class Archive:
         parts: list[Any] = []
         add = parts.append
         unpack_frame = _FRAME.unpack_from
+        hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
+        last_key: bytes | None = None  # the hot entry of the last MSG record: key, direction, seq index
+        last_direction = last_seq_index = -1
+        state = _NO_STATE
+        slot: dict[int, tuple[int, int]] = {}
         offset = 0
         last = -1
         end = len(block) - 32
@@ -413,6 +420,42 @@ class Archive:
                 start = offset + 32
                 length = frame_length - 32
                 offset += step
+                if flags & 0xC0 == 0xC0 and partial is None and length >= hsize and size + 16 + length <= limit:
+                    payload = block[start : start + length]
+                    add(_PACK_HDR(length, _CRC32(payload, _CRC32(_PACK_Q(position))), position))
+                    add(payload)
+                    offsets[position] = (seg, size)
+                    size += 16 + length
+                    last = position
+                    kind, direction, klen, seq_index, number, key = head.unpack_from(block, start)  # type: ignore[union-attr]
+                    if kind == 1 and klen == hklen:
+                        if key == last_key and direction == last_direction and seq_index == last_seq_index:
+                            pass
+                        else:
+                            entry = hot.get((key, direction, seq_index))
+                            if entry is None:
+                                self._apply(rec, position, payload)
+                                continue
+                            state, slot = entry
+                            last_key, last_direction, last_seq_index = key, direction, seq_index
+                        if number not in slot:
+                            slot[number] = (sid, position)
+                        if direction:
+                            state.sent += 1
+                            if number >= state.next_sender:
+                                state.next_sender = number + 1
+                        else:
+                            state.received += 1
+                            if number >= state.next_target:
+                                state.next_target = number + 1
+                        continue
+                    last_key = None
+                    if kind == 1 and length >= _DATA_SIZE + klen:
+                        rec.head = _data_head(klen)  # another key length than the last record's
+                    self._apply(rec, position, payload)
+                    head = rec.head
+                    hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
+                    continue
                 if flags & 0xC0 != 0xC0 or partial is not None:  # a fragment
                     if flags & 0x80:
                         partial = bytearray()
@@ -422,39 +465,8 @@ class Archive:
                     if not flags & 0x40:
                         continue
                     message, partial = bytes(partial), None
-                elif (size + 16 + length > limit and size > 0) or head is None or length < head.size:
-                    message = block[start : start + length]
                 else:
-                    payload = block[start : start + length]
-                    add(_PACK_HDR(length, _CRC32(payload, _CRC32(_PACK_Q(position))), position))
-                    add(payload)
-                    offsets[position] = (seg, size)
-                    size += 16 + length
-                    last = position
-                    kind, direction, klen, seq_index, number, key = head.unpack_from(block, start)
-                    if kind == 1:
-                        if len(key) != klen:  # another key length than the last record's
-                            if length < _DATA_SIZE + klen:
-                                self._apply(rec, position, payload)  # corrupt: raises
-                            head = rec.head = _data_head(klen)
-                            key = head.unpack_from(block, start)[5]
-                        entry = hot.get((key, direction, seq_index))
-                        if entry is not None:
-                            state, slot = entry
-                            if number not in slot:
-                                slot[number] = (sid, position)
-                            if direction:
-                                state.sent += 1
-                                if number >= state.next_sender:
-                                    state.next_sender = number + 1
-                            else:
-                                state.received += 1
-                                if number >= state.next_target:
-                                    state.next_target = number + 1
-                            continue
-                    self._apply(rec, position, payload)
-                    head = rec.head
-                    continue
+                    message = block[start : start + length]
                 # the slow path: what was gathered goes first
                 if parts:
                     rec.pending += b"".join(parts)
@@ -464,6 +476,8 @@ class Archive:
                 seg = rec.segments[-1]
                 size = rec.size + len(rec.pending)
                 head = rec.head
+                hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
+                last_key = None  # BEGIN may have cleared rec.hot
         finally:
             if parts:
                 rec.pending += b"".join(parts)
