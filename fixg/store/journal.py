@@ -46,7 +46,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +65,8 @@ CHECKPOINT_RECORDS = 50_000
 _DIRS = {Direction.INBOUND: "in", Direction.OUTBOUND: "out"}
 _DIRS_BACK = {"in": Direction.INBOUND, "out": Direction.OUTBOUND}
 _DIR_BYTES = {d: name.encode() for d, name in _DIRS.items()}
+_OUTBOUND = Direction.OUTBOUND
+_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 _fsync_pool: ThreadPoolExecutor | None = None
@@ -411,15 +413,18 @@ class JournalStore(MessageStore):
             raise StoreError(f"the journal {self._dir} is closed")
 
     def append(self, direction: Direction, seq_num: int, data: bytes, now: float) -> None:
-        self._check_open()
+        if self._closed:
+            self._check_open()
+        # json.dumps of a str is this function's result (ensure_ascii), without the wrapper.
         line = b'{"r":"msg","k":%s,"i":%d,"d":"%s","n":%d,"t":%r,"m":%s}\n' % (
-            self._key_json, self._seq_index, _DIR_BYTES[direction], seq_num, now,
-            json.dumps(data.decode("latin-1")).encode(),
+            self._key_json, self._seq_index, b"out" if direction is _OUTBOUND else b"in", seq_num, now,
+            _json_str(data.decode("latin-1")).encode(),
         )  # fmt: skip
         offset = self._write(line)
         self._offsets[direction][seq_num] = offset
-        if seq_num + 1 > self._implied[direction]:
-            self._implied[direction] = seq_num + 1
+        implied = self._implied
+        if seq_num >= implied[direction]:
+            implied[direction] = seq_num + 1
         self._after_write(now)
 
     def _set_next(self, direction: Direction, value: int) -> None:
