@@ -263,6 +263,7 @@ class Archiver:
         return work
 
     def _on_control(self, buffer: memoryview, header: Header) -> None:
+        self.archive.index_deferred()  # every request sees everything recorded
         try:
             op, corr, stream, body = fmt.decode_request(buffer)
         except (ValueError, TypeError) as exc:
@@ -371,6 +372,8 @@ class Archiver:
                     self.archive.flush()
             self._stop_recording(key)
             self._publish_positions()
+        if not work:
+            self.archive.index_deferred()  # idle: index what was recorded
         work += self.control_sub.poll(self._on_control, 16)
         work += self._drain_outbox()
         work += self._run_replays()

@@ -27,6 +27,7 @@ import os
 import struct
 import time
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +183,8 @@ class Archive:
         self._next_id = 1
         self._last_sync = time.monotonic()
         self._read_fds: dict[tuple[int, int], int] = {}
+        #: records written by record_block, not indexed yet: (recording, segment, file offset, bytes)
+        self._deferred: deque[tuple[Recording, int, int, bytes]] = deque()
         try:
             if readonly:
                 if not self.root.is_dir():
@@ -363,6 +366,8 @@ class Archive:
 
     def append(self, rec: Recording, position: int, payload: bytes | memoryview) -> None:
         """Add one record (buffered until :meth:`flush`) and apply it."""
+        if self._deferred:
+            self.index_deferred()  # in order
         length = _HDR.size + len(payload)
         offset = rec.size + len(rec.pending)
         if offset > 0 and offset + length > self.segment_length:
@@ -384,26 +389,20 @@ class Archive:
         32-byte aligned; padding frames are skipped; a message longer than the MTU comes as
         frames flagged BEGIN, none, END: ``partial`` carries one that began in an earlier block,
         and what is returned carries one this block leaves unfinished. Every whole message
-        becomes one segment record (end position = the end of its last frame); all of them are
-        added to the write buffer with one join. A MSG record of a session's current period
-        updates the session state and the lookup through ``rec.hot``; anything else (first
-        records, other kinds, a segment to rotate, a new key length) goes through :meth:`append`.
+        becomes one segment record (end position = the end of its last frame: length, CRC,
+        position, payload); a run of them is added to the write buffer with one join. Nothing
+        else is done per message here: the records are *indexed* (offsets, seqnum lookup,
+        session state) later by :meth:`index_deferred` (when the archiver is idle, before it
+        answers a request, before any record that takes the slow path), so the durable position
+        does not wait for the index. Messages in fragments and records that start a new segment
+        go through :meth:`append`.
         """
-        offsets = rec.offsets
-        hot = rec.hot
-        head = rec.head
-        sid = rec.session_id
         seg = rec.segments[-1]
-        size = rec.size + len(rec.pending)  # file offset of the next record
+        base = size = rec.size + len(rec.pending)  # file offset of the next record
         limit = self.segment_length
         parts: list[Any] = []
         add = parts.append
         unpack_frame = _FRAME.unpack_from
-        hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
-        last_key: bytes | None = None  # the hot entry of the last MSG record: key, direction, seq index
-        last_direction = last_seq_index = -1
-        state = _NO_STATE
-        slot: dict[int, tuple[int, int]] = {}
         offset = 0
         last = -1
         end = len(block) - 32
@@ -420,21 +419,82 @@ class Archive:
                 start = offset + 32
                 length = frame_length - 32
                 offset += step
-                if flags & 0xC0 == 0xC0 and partial is None and length >= hsize and size + 16 + length <= limit:
+                if flags & 0xC0 == 0xC0 and partial is None and size + 16 + length <= limit:
                     payload = block[start : start + length]
                     add(_PACK_HDR(length, _CRC32(payload, _CRC32(_PACK_Q(position))), position))
                     add(payload)
-                    offsets[position] = (seg, size)
                     size += 16 + length
                     last = position
-                    kind, direction, klen, seq_index, number, key = head.unpack_from(block, start)  # type: ignore[union-attr]
+                    continue
+                if flags & 0xC0 != 0xC0 or partial is not None:  # a fragment
+                    if flags & 0x80:
+                        partial = bytearray()
+                    if partial is None:
+                        continue  # the rest of a message begun before this image was joined
+                    partial += block[start : start + length]
+                    if not flags & 0x40:
+                        continue
+                    message: Any = bytes(partial)
+                    partial = None
+                else:
+                    message = block[start : start + length]
+                if parts:  # what was gathered goes first
+                    self._defer(rec, seg, base, parts, last)
+                    parts.clear()
+                self.append(rec, position, message)
+                seg = rec.segments[-1]
+                base = size = rec.size + len(rec.pending)
+        finally:
+            if parts:
+                self._defer(rec, seg, base, parts, last)
+        return partial
+
+    def _defer(self, rec: Recording, seg: int, base: int, parts: list[Any], last: int) -> None:
+        data = b"".join(parts)
+        rec.pending += data
+        rec.stop_position = last
+        self._deferred.append((rec, seg, base, data))
+
+    def index_deferred(self) -> int:
+        """Index the records :meth:`record_block` wrote without indexing them; returns how many."""
+        deferred = self._deferred
+        count = 0
+        while deferred:
+            rec, seg, base, data = deferred.popleft()
+            count += self._index(rec, seg, base, data)
+        return count
+
+    def _index(self, rec: Recording, seg: int, base: int, data: bytes) -> int:
+        """Apply the segment records of ``data`` (written at ``base`` of segment ``seg``): a MSG
+        record of a session's current period updates the session state and the lookup through
+        ``rec.hot``, reusing the last record's entry; anything else goes through :meth:`_apply`."""
+        offsets = rec.offsets
+        hot = rec.hot
+        sid = rec.session_id
+        head = rec.head
+        hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
+        last_key: bytes | None = None  # the hot entry of the last MSG record: key, direction, seq index
+        last_direction = last_seq_index = -1
+        state = _NO_STATE
+        slot: dict[int, tuple[int, int]] = {}
+        unpack_record = _HDR.unpack_from
+        view = memoryview(data)
+        offset = 0
+        count = 0
+        try:
+            while offset < len(data):
+                length, _check, position = unpack_record(data, offset)
+                offsets[position] = (seg, base + offset)
+                start = offset + 16
+                offset = start + length
+                count += 1
+                if length >= hsize:
+                    kind, direction, klen, seq_index, number, key = head.unpack_from(data, start)  # type: ignore[union-attr]
                     if kind == 1 and klen == hklen:
-                        if key == last_key and direction == last_direction and seq_index == last_seq_index:
-                            pass
-                        else:
+                        if key != last_key or direction != last_direction or seq_index != last_seq_index:
                             entry = hot.get((key, direction, seq_index))
                             if entry is None:
-                                self._apply(rec, position, payload)
+                                self._apply(rec, position, view[start:offset])
                                 continue
                             state, slot = entry
                             last_key, last_direction, last_seq_index = key, direction, seq_index
@@ -449,40 +509,15 @@ class Archive:
                             if number >= state.next_target:
                                 state.next_target = number + 1
                         continue
-                    last_key = None
                     if kind == 1 and length >= _DATA_SIZE + klen:
                         rec.head = _data_head(klen)  # another key length than the last record's
-                    self._apply(rec, position, payload)
-                    head = rec.head
-                    hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
-                    continue
-                if flags & 0xC0 != 0xC0 or partial is not None:  # a fragment
-                    if flags & 0x80:
-                        partial = bytearray()
-                    if partial is None:
-                        continue  # the rest of a message begun before this image was joined
-                    partial += block[start : start + length]
-                    if not flags & 0x40:
-                        continue
-                    message, partial = bytes(partial), None
-                else:
-                    message = block[start : start + length]
-                # the slow path: what was gathered goes first
-                if parts:
-                    rec.pending += b"".join(parts)
-                    parts.clear()
-                    rec.stop_position = last
-                self.append(rec, position, message)
-                seg = rec.segments[-1]
-                size = rec.size + len(rec.pending)
+                last_key = None  # a BEGIN may clear rec.hot
+                self._apply(rec, position, view[start:offset])
                 head = rec.head
                 hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
-                last_key = None  # BEGIN may have cleared rec.hot
         finally:
-            if parts:
-                rec.pending += b"".join(parts)
-                rec.stop_position = last
-        return partial
+            view.release()
+        return count
 
     def _flush_one(self, rec: Recording) -> None:
         if not rec.pending:
@@ -534,6 +569,7 @@ class Archive:
                 self._sync_one(rec)
 
     def stop_recording(self, rec: Recording) -> None:
+        self.index_deferred()
         self._flush_one(rec)
         self._sync_one(rec)
         if rec.fd >= 0:
@@ -590,6 +626,7 @@ class Archive:
     def replay(self, key: str, direction: int, seq_index: int, begin: int, end: int) -> Iterator[tuple[int, int, bytes]]:
         """(seqnum, position, data record) of stored messages with begin <= seqnum <= end
         (end 0: no upper bound), ascending."""
+        self.index_deferred()
         slot = self.lookup.get((key, direction, seq_index), {})
         nums = sorted(n for n in slot if n >= begin and (end == 0 or n <= end))
         for n in nums:
@@ -604,6 +641,7 @@ class Archive:
 
     def records(self, rec: Recording) -> Iterator[tuple[int, bytes]]:
         """Every (end position, payload) of a recording, in order."""
+        self.index_deferred()
         for position in list(rec.offsets):
             payload = self.read(rec, position)
             if payload is not None:
@@ -614,6 +652,7 @@ class Archive:
     def purge(self, keep_periods: int) -> list[int]:
         """Forget the sequence periods of every session but the last ``keep_periods`` and
         delete the stopped recordings that hold nothing else. Returns the deleted ids."""
+        self.index_deferred()
         self._writable()
         keep_periods = max(1, keep_periods)
         kept: set[tuple[str, int]] = set()
@@ -639,6 +678,7 @@ class Archive:
         return deleted
 
     def status(self) -> dict[str, Any]:
+        self.index_deferred()
         total = sum(r.bytes_total for r in self.recordings.values())
         return {
             "archive_dir": str(self.root), "recordings": len(self.recordings), "bytes": total,
