@@ -533,9 +533,16 @@ class JournalStore(MessageStore):
 
     def poll(self, now: float) -> None:
         """Timer hook for the ``interval`` policy: fsync what is older than the interval."""
-        if not self._closed and self._fsync == "interval" and (self._dirty or self._pending_sync is not None):
-            if now - self._last_fsync >= self._fsync_interval:
-                self._sync(now)
+        if self._closed or self._fsync != "interval":
+            return
+        pending = self._pending_sync
+        if pending is not None:
+            if not pending.done():
+                return  # the fsync thread is at it; the next poll looks again
+            self._pending_sync = None
+            self._raise_failed(pending)
+        if self._dirty and now - self._last_fsync >= self._fsync_interval:
+            self._sync(now)
 
     def sync(self) -> None:
         """Make every record written so far durable now."""
