@@ -28,6 +28,7 @@ import struct
 import time
 import zlib
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,11 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.fsync(fd)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -183,6 +189,9 @@ class Archive:
         self._next_id = 1
         self._last_sync = time.monotonic()
         self._read_fds: dict[tuple[int, int], int] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._sync_future: Future[None] | None = None
+        self._sync_targets: list[tuple[Recording, int]] = []
         #: records written by record_block, not indexed yet: (recording, segment, file offset, bytes)
         self._deferred: deque[tuple[Recording, int, int, bytes]] = deque()
         try:
@@ -543,6 +552,7 @@ class Archive:
             rec.durable_position = rec.written_position
 
     def _sync_one(self, rec: Recording) -> None:
+        self._reap_sync(wait=True)  # no fsync of this recording's file still runs in the background
         if rec.dirty and rec.fd >= 0:
             try:
                 os.fsync(rec.fd)
@@ -557,10 +567,51 @@ class Archive:
         active = [r for r in self.recordings.values() if r.fd >= 0]
         for rec in active:
             self._flush_one(rec)
-        if self.fsync == "always" or (self.fsync == "interval" and now - self._last_sync >= self.fsync_interval):
+        if self.fsync == "always":
             for rec in active:
                 self._sync_one(rec)
             self._last_sync = now
+        elif self.fsync == "interval":
+            self._reap_sync(wait=False)
+            if self._sync_future is None and now - self._last_sync >= self.fsync_interval:
+                self._last_sync = now
+                self._start_sync(active)
+
+    # "interval": the fsyncs run on a thread (os.fsync releases the GIL), so recording goes on
+    # meanwhile; the durable positions advance, to what was written when the fsync started,
+    # once it has returned. Anything that closes or fsyncs a file itself waits for it first.
+
+    def _start_sync(self, active: list[Recording]) -> None:
+        targets = []
+        for rec in active:
+            if rec.dirty:
+                targets.append((rec, rec.fd, rec.written_position))
+                rec.dirty = False
+            else:
+                rec.durable_position = rec.written_position  # already fsynced
+        if not targets:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="fixg-archive-fsync")
+        fds = [fd for _rec, fd, _pos in targets]
+        self._sync_targets = [(rec, pos) for rec, _fd, pos in targets]
+        self._sync_future = self._executor.submit(_fsync_all, fds)
+
+    def _reap_sync(self, *, wait: bool) -> None:
+        future = self._sync_future
+        if future is None or not (wait or future.done()):
+            return
+        self._sync_future = None
+        targets, self._sync_targets = self._sync_targets, []
+        try:
+            future.result()
+        except OSError as exc:
+            for rec, _pos in targets:
+                rec.dirty = True
+            raise StoreError(f"cannot fsync a recording in {self.root}: {exc.strerror}") from exc
+        for rec, pos in targets:
+            if pos > rec.durable_position:
+                rec.durable_position = pos
 
     def sync(self) -> None:
         for rec in self.recordings.values():
@@ -686,14 +737,19 @@ class Archive:
         }  # fmt: skip
 
     def close(self) -> None:
-        for rec in self.recordings.values():
-            if rec.fd >= 0:
-                try:
-                    self._flush_one(rec)
-                    self._sync_one(rec)
-                finally:
-                    os.close(rec.fd)
-                    rec.fd = -1
+        try:
+            for rec in self.recordings.values():
+                if rec.fd >= 0:
+                    try:
+                        self._flush_one(rec)
+                        self._sync_one(rec)
+                    finally:
+                        os.close(rec.fd)
+                        rec.fd = -1
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
         for fd in self._read_fds.values():
             os.close(fd)
         self._read_fds.clear()
