@@ -52,9 +52,7 @@ log = logging.getLogger(__name__)
 _DIR = {Direction.INBOUND: fmt.DIR_IN, Direction.OUTBOUND: fmt.DIR_OUT}
 _OUT = Direction.OUTBOUND
 _ALLOCATED = 1  # Aeron's counter record state "allocated"
-#: the data record header (fmt._DATA), packed once per message
-_PACK_DATA = struct.Struct("<BBHIqqd").pack
-assert struct.calcsize("<BBHIqqd") == fmt.DATA_HEADER_SIZE
+assert struct.calcsize("<BBHIqqd") == fmt.DATA_HEADER_SIZE  # the data record header (fmt._DATA)
 #: a batch is published when it holds this many records (else at the end of the loop round)
 BATCH_LIMIT = 256
 
@@ -442,6 +440,8 @@ class ArchiveStore(MessageStore):
         self._name = str(key)
         self._key_bytes = self._name.encode()
         self._key_length = len(self._key_bytes)
+        #: a data record's header and this session's key, packed at once
+        self._pack_head = struct.Struct(f"<BBHIqqd{self._key_length}s").pack
         self._closed = False
         self._apply_state(state)
         if state is None:
@@ -458,13 +458,15 @@ class ArchiveStore(MessageStore):
             self._creation_time = float(state["creation_time"])
             self._next = {Direction.OUTBOUND: int(state["next_sender_seq_num"]),
                           Direction.INBOUND: int(state["next_target_seq_num"])}
-        self._implied = dict(self._next)
+        # the next numbers the archive derives from the records stored (set explicitly: a SEQ record)
+        self._implied_out, self._implied_in = self._next[Direction.OUTBOUND], self._next[Direction.INBOUND]
 
     def _begin(self, seq_index: int, now: float) -> None:
         self._factory.publish(fmt.encode_data(fmt.Kind.BEGIN, 0, self._key_bytes, seq_index, 0, 0, now))
         self._seq_index, self._creation_time = seq_index, now
         self._next = {Direction.OUTBOUND: 1, Direction.INBOUND: 1}
-        self._implied = dict(self._next)
+        # the next numbers the archive derives from the records stored (set explicitly: a SEQ record)
+        self._implied_out, self._implied_in = self._next[Direction.OUTBOUND], self._next[Direction.INBOUND]
 
     def _check_open(self) -> None:
         if self._closed:
@@ -474,7 +476,7 @@ class ArchiveStore(MessageStore):
         if self._closed:
             self._check_open()
         out = direction is _OUT
-        record = _PACK_DATA(1, out, self._key_length, self._seq_index, seq_num, 0, now) + self._key_bytes + data
+        record = self._pack_head(1, out, self._key_length, self._seq_index, seq_num, 0, now, self._key_bytes) + data
         factory = self._factory
         if factory.archiver_up and factory._count < factory._limit:
             factory._count += 1  # publish(), inlined: the hot path
@@ -486,9 +488,11 @@ class ArchiveStore(MessageStore):
                 factory.flush()
         else:
             factory.publish(record)
-        implied = self._implied
-        if seq_num >= implied[direction]:
-            implied[direction] = seq_num + 1
+        if out:
+            if seq_num >= self._implied_out:
+                self._implied_out = seq_num + 1
+        elif seq_num >= self._implied_in:
+            self._implied_in = seq_num + 1
 
     def read_range(self, direction: Direction, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
         self._check_open()
@@ -512,11 +516,11 @@ class ArchiveStore(MessageStore):
         if value < 1:
             raise StoreError(f"sequence numbers start at 1, not {value}")
         self._next[direction] = value
-        if value != self._implied[direction]:
+        if value != (self._implied_out if direction is _OUT else self._implied_in):
             nxt_s, nxt_t = self._next[Direction.OUTBOUND], self._next[Direction.INBOUND]
             self._factory.publish(fmt.encode_data(fmt.Kind.SEQ, 0, self._key_bytes, self._seq_index, nxt_s, nxt_t,
                                                   time.time()))
-            self._implied[Direction.OUTBOUND], self._implied[Direction.INBOUND] = nxt_s, nxt_t
+            self._implied_out, self._implied_in = nxt_s, nxt_t
 
     @property
     def next_sender_seq_num(self) -> int:
