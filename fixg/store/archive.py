@@ -1,9 +1,12 @@
 """The archive message store: ``[storage] backend = "aeron"``.
 
-The Gateway writes no files. Every store operation of a session becomes one message on the data
-stream (and, for a FIX message, one entry on the index stream: seqnum -> position); the
-archiver process (:mod:`fixg.archive.service`) on the same media driver records both and
-publishes, per recording, the position that is durable as an Aeron counter. The factory:
+The Gateway writes no files. Every store operation of a session becomes one data record on the
+data stream; the records stored during one turn of the event loop (or BATCH_LIMIT of them) are
+published together, with one batched offer, at the end of that turn (``loop.call_soon``), or
+before anything that needs them published (a poll, closing). The archiver process
+(:mod:`fixg.archive.service`) on the same media driver records them, derives the seqnum ->
+position index from them (the Gateway publishes nothing on the index stream), and publishes,
+per recording, the position that is durable as an Aeron counter. The factory:
 
 - at start finds (or starts) the media driver, spawns the archiver unless ``archiver =
   "external"``, and asks the archiver for every session's sequence state (next sender and
@@ -81,7 +84,7 @@ class _CounterRef:
 
 
 class ArchiveStoreFactory:
-    """The stores of every session of one Gateway, over one data and one index publication."""
+    """The stores of every session of one Gateway, over one data publication."""
 
     def __init__(self, config: Config, client: Client, archiver: ArchiverHandle | None,
                  driver: DriverHandle | None) -> None:
