@@ -224,3 +224,42 @@ def test_fragmented_messages_padding_and_segment_rotation_are_recorded_whole(
     with Client(small.aeron_dir) as c:
         ac = ArchiveClient(c, "aeron:ipc", 100, 7301)
         assert {r.number: r.payload for _p, r in ac.replay(key.decode(), 1, 1, 0)} == bodies
+
+
+def test_a_loop_turn_of_stores_is_published_as_one_batch_at_its_end(
+    media_driver: DriverHandle, tmp_path: Path
+) -> None:
+    """Records stored in one turn of the event loop go out together when the turn ends (or
+    every BATCH_LIMIT records); until then resends and ``unrecorded`` already see them."""
+    import asyncio
+
+    from fixg.store.archive import BATCH_LIMIT
+
+    cfg = archive_config(media_driver.aeron_dir, tmp_path / "archive")
+
+    async def scenario() -> None:
+        factory = await ArchiveStoreFactory.open(cfg)
+        try:
+            store = factory.create(KEY, 1.0)
+            await asyncio.sleep(0)  # the BEGIN of the new session goes out
+            start = factory.data_pub.position
+            count = 2 * BATCH_LIMIT + 10
+            for i in range(1, count + 1):
+                store.append(Direction.OUTBOUND, i, msg(i, "batched"), 2.0)
+            assert factory.data_pub.position > start  # full batches went out at once (up to the window)...
+            assert len(factory._batch) == 10  # ...the rest waits for the end of the turn
+            assert factory.unrecorded >= 10
+            got = list(store.read_range(Direction.OUTBOUND, count - 9, 0))
+            assert [n for n, _m in got] == list(range(count - 9, count + 1))
+            await asyncio.sleep(0)  # the end of the turn
+            assert factory._batch == []
+            deadline = time.monotonic() + 10
+            while factory.unrecorded and time.monotonic() < deadline:
+                factory.poll(time.time())
+                await asyncio.sleep(0.005)
+            assert factory.unrecorded == 0
+            assert [n for n, _m in store.read_range(Direction.OUTBOUND, 1, 0)] == list(range(1, count + 1))
+        finally:
+            await factory.aclose()
+
+    run(scenario())
