@@ -71,15 +71,40 @@ _json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 _fsync_pool: ThreadPoolExecutor | None = None
 _fsync_pool_lock = threading.Lock()
+_fsync_pool_users = 0  # open journals that have used the pool: its thread ends with the last
 
 
-def _background_fsync(fd: int) -> Future[None]:
-    """fsync ``fd`` on the journals' fsync thread (os.fsync lets the event loop run)."""
-    global _fsync_pool
+def _background_fsync(fd: int, first: bool) -> Future[None]:
+    """fsync ``fd`` on the journals' fsync thread (os.fsync lets the event loop run).
+    ``first``: the calling journal's first use of the pool."""
+    global _fsync_pool, _fsync_pool_users
     with _fsync_pool_lock:
         if _fsync_pool is None:
             _fsync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fixg-journal-fsync")
+        if first:
+            _fsync_pool_users += 1
         return _fsync_pool.submit(os.fsync, fd)
+
+
+def _fsync_pool_done() -> None:
+    """A journal that used the pool is closed; the last one stops its thread."""
+    global _fsync_pool, _fsync_pool_users
+    with _fsync_pool_lock:
+        _fsync_pool_users -= 1
+        if _fsync_pool_users <= 0 and _fsync_pool is not None:
+            _fsync_pool.shutdown(wait=False)
+            _fsync_pool, _fsync_pool_users = None, 0
+
+
+def _forget_fsync_pool() -> None:
+    # A forked child has none of the parent's threads: it starts its own pool when it needs one.
+    global _fsync_pool, _fsync_pool_lock, _fsync_pool_users
+    _fsync_pool = None
+    _fsync_pool_lock = threading.Lock()
+    _fsync_pool_users = 0
+
+
+os.register_at_fork(after_in_child=_forget_fsync_pool)
 
 
 def session_dir_name(key: SessionKey) -> str:
@@ -204,6 +229,7 @@ class JournalStore(MessageStore):
         self._dirty = False
         #: the interval policy's fsync running on the fsync thread, if any
         self._pending_sync: Future[None] | None = None
+        self._uses_fsync_pool = False
         self._records_since_checkpoint = 0
         # state
         self._seq_index = 0
@@ -378,7 +404,8 @@ class JournalStore(MessageStore):
             self._pending_sync = None
             self._raise_failed(pending)
         if self._dirty:
-            self._pending_sync = _background_fsync(self._fd)
+            self._pending_sync = _background_fsync(self._fd, not self._uses_fsync_pool)
+            self._uses_fsync_pool = True
             self._dirty = False
         self._last_fsync = now
 
@@ -582,6 +609,9 @@ class JournalStore(MessageStore):
         pending, self._pending_sync = self._pending_sync, None
         if pending is not None:
             pending.exception()  # wait: never close the descriptor under a running fsync
+        if self._uses_fsync_pool:
+            self._uses_fsync_pool = False
+            _fsync_pool_done()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
