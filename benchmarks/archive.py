@@ -6,9 +6,10 @@ Not a test. Starts its own media driver (SHARED threading, backoff idle) in a
 unique /dev/shm directory and an archiver process; the journal runs in this process. For each
 fsync policy ("never", "interval" = every 10 ms):
 
-- hot path: CPU time (process_time) of N ``store.append`` calls of a 200-byte FIX message,
-  per message: the journal formats a JSON line and write(2)s it; the archive encodes a record
-  and offers it (plus an index entry) to the IPC publication;
+- hot path: CPU time (process_time) of N ``store.append`` calls of a 219-byte FIX message,
+  per message: the journal formats a JSON line and write(2)s it; the archive packs a data
+  record into the batch of the current loop turn, published with one batched offer (here every
+  256 records, or at the ``poll`` every 256 appends);
 - recorded: wall time from the first append until everything is durable (journal: the appends
   plus the last fsync; archive: until the archiver's recorded-position counter covers the last
   message), as messages/s;
