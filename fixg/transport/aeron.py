@@ -12,10 +12,11 @@ Each Aeron message is an 8-byte envelope (the link id, little-endian u64) follow
 protocol frame. A client draws a fresh random link id for every connection; the Gateway makes
 a link (and its event publication) when a ``Hello`` arrives from an unknown link id.
 
-Polling runs as an asyncio task per side with :class:`AdaptiveIdle`: after work it only yields
-to the event loop and keeps polling for 2 ms (a reply due within a round trip is seen at
-once); idle longer, it sleeps with a growing period capped at 2 ms, which keeps an idle
-Gateway or client under 5% of a core (see benchmarks/aeron_transport.py).
+Polling runs as an asyncio task per side with :class:`AdaptiveIdle` (``[aeron]
+idle_strategy``, default ``backoff``): after work it only yields to the event loop and keeps
+polling for 2 ms (a reply due within a round trip is seen at once); idle longer, it sleeps with
+a growing period capped at 4 ms, which keeps an idle Gateway or client under 5% of a core (see
+benchmarks/aeron_transport.py).
 
 Liveness: the protocol's heartbeats (``[transport] heartbeat_interval_ms`` and
 ``liveness_timeout_ms``) find dead peers; the media driver's heartbeat in its CnC file and the
@@ -91,12 +92,31 @@ class AdaptiveIdle:
     ``await idle(work)`` once per duty cycle.
     """
 
-    def __init__(self, *, spin_s: float = 0.002, min_sleep: float = 50e-6, max_sleep: float = 0.002) -> None:
+    def __init__(self, *, spin_s: float = 0.002, min_sleep: float = 50e-6, max_sleep: float = 0.004) -> None:
         self.spin_s = spin_s
         self.min_sleep = min_sleep
         self.max_sleep = max_sleep
         self._last_work = 0.0
         self._sleep = min_sleep
+
+    @classmethod
+    def from_name(cls, name: str) -> AdaptiveIdle:
+        """From ``[aeron] idle_strategy``: ``backoff`` (the default described above), ``spin``
+        or ``noop`` (never sleep: lowest latency, a core per side), ``yield`` (never sleep,
+        ``sched_yield`` between polls), ``sleep[:duration]`` (spin 2 ms after work, then a
+        fixed sleep, 1 ms unless given)."""
+        from fixg.aeron.idle import BackoffIdleStrategy, SleepingIdleStrategy, YieldingIdleStrategy, idle_strategy
+
+        strategy = idle_strategy(name)  # validates the name (ConfigError)
+        if isinstance(strategy, BackoffIdleStrategy):
+            return cls()
+        if isinstance(strategy, SleepingIdleStrategy):
+            period = strategy.period_s
+            return cls(min_sleep=period, max_sleep=period)
+        forever = float("inf")
+        if isinstance(strategy, YieldingIdleStrategy):
+            return cls(spin_s=forever)
+        return cls(spin_s=forever, min_sleep=0.0, max_sleep=0.0)
 
     def reset(self) -> None:
         self._last_work = time.monotonic()
@@ -109,7 +129,8 @@ class AdaptiveIdle:
             await asyncio.sleep(0)
             return
         if time.monotonic() - self._last_work < self.spin_s:
-            os.sched_yield()
+            if self.max_sleep > 0:
+                os.sched_yield()
             await asyncio.sleep(0)
             return
         await asyncio.sleep(self._sleep)
@@ -438,7 +459,7 @@ class AeronGatewayTransport:
     # -- polling --
 
     async def _run(self) -> None:
-        idle = AdaptiveIdle()
+        idle = AdaptiveIdle.from_name(self.config.aeron.idle_strategy)
         limit = self.config.aeron.fragment_limit
         check_every = 0.1
         next_check = 0.0
@@ -633,7 +654,7 @@ class AeronClientConnector:
         _close_quietly(client, "the aeron client")
 
     async def _run(self, client: Client, sub: Subscription, link: AeronLink) -> None:
-        idle = AdaptiveIdle()
+        idle = AdaptiveIdle.from_name(self.config.aeron.idle_strategy)
         limit = self.config.aeron.fragment_limit
         timeout_ms = self.config.aeron.driver_timeout_ms
         loop = asyncio.get_running_loop()

@@ -146,3 +146,17 @@ def test_adaptive_idle_sleeps_only_when_idle() -> None:
         assert idle._sleep == 0.001
 
     asyncio.run(scenario())
+
+
+def test_idle_strategy_names_from_the_configuration() -> None:
+    from fixg.errors import ConfigError
+
+    backoff = AdaptiveIdle.from_name("backoff")
+    assert backoff.spin_s == 0.002 and backoff.max_sleep == 0.004
+    sleeping = AdaptiveIdle.from_name("sleep:500us")
+    assert sleeping.min_sleep == sleeping.max_sleep == 0.0005
+    spin = AdaptiveIdle.from_name("noop")
+    assert spin.max_sleep == 0.0 and spin.spin_s == float("inf")
+    assert AdaptiveIdle.from_name("yield").spin_s == float("inf")
+    with pytest.raises(ConfigError):
+        AdaptiveIdle.from_name("nap")
