@@ -8,20 +8,16 @@ directory removed whatever the test does. Without libaeron the ``aeron`` tests f
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fixg import driver
-from fixg.aeron.loader import LibraryInfo, load_library
-from fixg.errors import AeronLibraryNotFoundError
+from fixg.aeron.loader import LibraryInfo
 
-SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/tmp")
+from aeronfixtures import aeron_dir, aeron_library  # noqa: F401  (shared fixtures)
 
 #: Small terms keep /dev/shm use and start-up cost low; SHARED + backoff keeps CPU use low.
 TEST_PROPERTIES: dict[str, str] = {
@@ -36,28 +32,10 @@ TEST_PROPERTIES: dict[str, str] = {
 }
 
 
-@pytest.fixture(scope="session")
-def aeron_library() -> LibraryInfo:
-    try:
-        return load_library()
-    except AeronLibraryNotFoundError as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"libaeron is required in CI (run ci/build_aeron.sh first): {exc}")
-        pytest.skip(f"libaeron not installed (run `bash ci/build_aeron.sh`): {exc}")
 
 
-def _unique_dir(tag: str) -> Path:
-    return SHM / f"fixg-test-{tag}-{os.getpid()}-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-def aeron_dir() -> Iterator[Path]:
-    """A unique directory name (not created); removed after the test if anything is left."""
-    path = _unique_dir("dir")
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ a unique directory under /dev/shm), archivers spawned as real processes and alwa
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +11,10 @@ from typing import Any
 import pytest
 
 from fixg import driver
-from fixg.aeron.loader import LibraryInfo, load_library
+from fixg.aeron.loader import LibraryInfo
 from fixg.archive.service import ArchiverHandle, ArchiverSettings, spawn
-from fixg.errors import AeronLibraryNotFoundError
 
-SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/tmp")
+from aeronfixtures import aeron_dir, aeron_library  # noqa: F401  (shared fixtures)
 
 TEST_PROPERTIES: dict[str, str] = {
     "aeron.threading.mode": "SHARED",
@@ -33,23 +29,8 @@ TEST_PROPERTIES: dict[str, str] = {
 }
 
 
-@pytest.fixture(scope="session")
-def aeron_library() -> LibraryInfo:
-    try:
-        return load_library()
-    except AeronLibraryNotFoundError as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"libaeron is required in CI (run ci/build_aeron.sh first): {exc}")
-        pytest.skip(f"libaeron not installed (run `bash ci/build_aeron.sh`): {exc}")
 
 
-@pytest.fixture
-def aeron_dir() -> Iterator[Path]:
-    path = SHM / f"fixg-test-archive-{os.getpid()}-{uuid.uuid4().hex[:10]}"
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
