@@ -10,6 +10,11 @@ the journals' fsync policy at ``"never"`` and at ``"interval"`` (every 10 ms), w
 Gateway on this process's event loop (``one event loop``) and, unless ``--no-two-process``, in a
 child process (``two processes``: its own event loop and core, as a venue would run).
 
+A third fixg contender has the issue's shape exactly: FixClient -> Gateway -> TCP -> a bare fixg
+acceptor session (``fixg.gateway.Acceptor``, no second Gateway or FixClient) in a child
+process, journaling with the same fsync policy and validating against FIX.4.4, answering each
+order from its event callback, as QuickFIX's acceptor answers from its application callback.
+
 QuickFIX (PyPI ``quickfix-tls``): ThreadedSocketInitiator -> ThreadedSocketAcceptor in this
 process, each with a FileStoreFactory in a temporary directory (QuickFIX's default
 ``FileStoreSync=N``: written and flushed to the OS, not fsynced), validating against FIX44.xml
@@ -111,6 +116,35 @@ def check_replies(replies: list[asyncio.Future[p.Event]]) -> None:
     replies[:] = pending
 
 
+def _acceptor_main(journal: str, fsync: str, port_out: Any, stop: Any) -> None:
+    """A bare fixg acceptor session ACC->INI (no Gateway, no FixClient) journaling to
+    ``journal`` and validating against FIX.4.4, answering each NewOrderSingle with an
+    ExecutionReport from its event callback: the counterparty the issue names."""
+    from fixg.fix import events as ev
+    from fixg.fix.settings import SessionSettings
+    from fixg.gateway import Acceptor, create_session
+    from fixg.store.journal import JournalStoreFactory
+
+    async def run() -> None:
+        factory = JournalStoreFactory(journal, fsync=fsync, fsync_interval_ms=10)
+        settings = SessionSettings("FIX.4.4", "ACC", "INI", "acceptor", heart_bt_int=30)
+        session = create_session(settings, factory.create(settings.key, time.time()))
+
+        def on_event(s: Any, event: Any) -> None:
+            if type(event) is ev.MessageReceived and event.message.get(35) == b"D":
+                acceptor.send(s.key, "8", report_for(event.message.get(11)))
+
+        acceptor = Acceptor([session], port=0, on_event=on_event)
+        async with acceptor:
+            port_out.send(acceptor.port)
+            loop = asyncio.get_running_loop()
+            while not await loop.run_in_executor(None, stop.wait, 0.01):
+                factory.poll(time.time())
+        factory.close()
+
+    asyncio.run(run())
+
+
 def _venue_main(journal: str, fsync: str, port_out: Any, stop: Any) -> None:
     async def run() -> None:
         venue = Venue(Path(journal), fsync)
@@ -126,7 +160,8 @@ def _venue_main(journal: str, fsync: str, port_out: Any, stop: Any) -> None:
 class FixgBench:
     """FixClient -> Gateway -> TCP -> Gateway -> FixClient, and back."""
 
-    def __init__(self, fsync: str, window: int, in_process: bool, tmp: Path) -> None:
+    def __init__(self, fsync: str, window: int, in_process: bool, tmp: Path, *, bare_acceptor: bool = False) -> None:
+        self.bare_acceptor = bare_acceptor
         self.fsync = fsync
         self.window = window
         self.in_process = in_process
@@ -155,7 +190,8 @@ class FixgBench:
             recv, send = ctx.Pipe(duplex=False)
             self.stop_event = ctx.Event()
             self.child = ctx.Process(
-                target=_venue_main, args=(str(self.tmp / "venue"), self.fsync, send, self.stop_event), daemon=True
+                target=_acceptor_main if self.bare_acceptor else _venue_main,
+                args=(str(self.tmp / "venue"), self.fsync, send, self.stop_event), daemon=True,
             )
             self.child.start()
             if not await loop.run_in_executor(None, recv.poll, 60):
@@ -259,6 +295,10 @@ async def measure(args: argparse.Namespace, fixspec: Path, tmp: Path) -> dict[st
             directory.mkdir()
             contenders.append((f"fixg Gateway -> Gateway, journal {label}, {where}",
                                FixgBench(fsync, args.window, in_process, directory)))  # fmt: skip
+        directory = tmp / f"fixg-{fsync}-acceptor"
+        directory.mkdir()
+        contenders.append((f"fixg Gateway -> fixg acceptor, journal {label}, two processes",
+                           FixgBench(fsync, args.window, False, directory, bare_acceptor=True)))  # fmt: skip
     if not args.no_quickfix:
         directory = tmp / "quickfix"
         directory.mkdir()
