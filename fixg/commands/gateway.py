@@ -1,7 +1,9 @@
 """``fixg gateway --config FILE``: run a Gateway in the foreground.
 
-It listens and connects for the sessions of the configuration and serves FixClients of this
-process; SIGINT or SIGTERM stops it cleanly: every logged-on session is logged out (bounded by
+It listens and connects for the sessions of the configuration and serves FixClients: of this
+process on the in-process transport, of other processes or hosts with ``[transport] kind =
+"aeron"`` (launching the embedded media driver if none is alive in ``aeron.dir``; see
+docs/transport.md). SIGINT or SIGTERM stops it cleanly: every logged-on session is logged out (bounded by
 its LogoutTimeout) and the journal is flushed and closed.
 """
 
