@@ -19,8 +19,6 @@ changes nothing: a torn tail is skipped.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import logging
 import os
@@ -36,6 +34,7 @@ from typing import Any
 
 from fixg.archive import format as fmt
 from fixg.errors import StoreError
+from fixg.store.base import lock_directory
 
 __all__ = ["Archive", "Recording", "SessionState"]
 
@@ -212,13 +211,7 @@ class Archive:
     # -- opening -----------------------------------------------------------------------
 
     def _lock(self) -> None:
-        self._lock_fd = os.open(self.root / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise StoreError(f"the archive {self.root} is in use by another archiver (its LOCK is held)") from exc
-            raise
+        self._lock_fd = lock_directory(self.root, f"the archive {self.root} is in use by another archiver")
 
     def _recover(self) -> None:
         try:

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import abc
 import enum
+import errno
+import fcntl
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
+from fixg.errors import StoreError
 from fixg.fix.settings import SessionKey
 
-__all__ = ["Direction", "MessageStore", "MessageStoreFactory"]
+__all__ = ["Direction", "MessageStore", "MessageStoreFactory", "lock_directory"]
 
 
 class Direction(enum.Enum):
@@ -79,3 +84,18 @@ class MessageStoreFactory(Protocol):
     """Makes the store of a session."""
 
     def create(self, key: SessionKey, now: float) -> MessageStore: ...
+
+
+def lock_directory(directory: Path, in_use: str) -> int:
+    """Take the exclusive ``flock`` on ``directory/LOCK`` (created if need be) and return its
+    descriptor; closing it releases the lock. Held elsewhere: StoreError ``in_use`` (a sentence
+    saying who holds it), with the descriptor closed."""
+    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise StoreError(f"{in_use} (its LOCK is held)") from exc
+        raise
+    return fd

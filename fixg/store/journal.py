@@ -37,7 +37,6 @@ call returns, so a crash of the process loses nothing. ``"always"`` also fsyncs 
 from __future__ import annotations
 
 import errno
-import fcntl
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 import hashlib
@@ -52,7 +51,7 @@ from pathlib import Path
 
 from fixg.errors import StoreError
 from fixg.fix.settings import SessionKey
-from fixg.store.base import Direction, MessageStore
+from fixg.store.base import Direction, MessageStore, lock_directory
 
 __all__ = ["JournalStore", "JournalStoreFactory", "JournalRecord", "JournalReader", "session_dir_name"]
 
@@ -255,15 +254,7 @@ class JournalStore(MessageStore):
     # -- opening -------------------------------------------------------------------------
 
     def _lock(self) -> None:
-        self._lock_fd = os.open(self._dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise StoreError(
-                    f"the journal {self._dir} is in use by another process (its LOCK is held)"
-                ) from exc
-            raise
+        self._lock_fd = lock_directory(self._dir, f"the journal {self._dir} is in use by another process")
 
     def _segments(self) -> list[int]:
         found = []
