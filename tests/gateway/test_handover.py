@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fixg import FixClient, Gateway, loads_config
+from fixg.config import Config
 from fixg.fix.codec import decode
 from fixg.gateway import EventQueue
 from fixg.transport import protocol as p
@@ -13,18 +14,22 @@ from fixg.transport import protocol as p
 from gateway.test_engine import ACCEPTOR_GW_BANK, ORDER, WAIT, bank_initiator, gw_bank_key, next_of, run
 
 
-def test_messages_a_lost_client_did_not_acknowledge_reach_the_next_owner(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        cfg = loads_config(f"""
+def gateway_config(journal: Path) -> Config:
+    """An acceptor session GW->BANK; a client silent for 1 s loses its sessions."""
+    return loads_config(f"""
 [gateway]
 accept_host = "127.0.0.1"
 accept_port = 0
 client_timeout_ms = 1000
 [storage]
-path = "{tmp_path}"
+path = "{journal}"
 {ACCEPTOR_GW_BANK}
 """)
-        async with Gateway(cfg) as gw:
+
+
+def test_messages_a_lost_client_did_not_acknowledge_reach_the_next_owner(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with Gateway(gateway_config(tmp_path)) as gw:
             queue = EventQueue()
             async with bank_initiator(gw.port, queue) as bank, FixClient.connect(gw, name="next") as nxt:
                 # "lost" heartbeats (and so acknowledges) only every 60 s: nothing it receives
@@ -48,16 +53,7 @@ path = "{tmp_path}"
 
 def test_acknowledged_messages_are_not_handed_over_again(tmp_path: Path) -> None:
     async def scenario() -> None:
-        cfg = loads_config(f"""
-[gateway]
-accept_host = "127.0.0.1"
-accept_port = 0
-client_timeout_ms = 1000
-[storage]
-path = "{tmp_path}"
-{ACCEPTOR_GW_BANK}
-""")
-        async with Gateway(cfg) as gw:
+        async with Gateway(gateway_config(tmp_path)) as gw:
             queue = EventQueue()
             async with bank_initiator(gw.port, queue) as bank, FixClient.connect(gw, name="next") as nxt:
                 first = await FixClient.connect(gw, name="first").start()
