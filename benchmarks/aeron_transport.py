@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 from fixg import FixClient, driver, load_config  # noqa: E402
 
 from _common import QuickFixBench, percentile  # noqa: E402
-from gateway import FixgBench  # noqa: E402
+from gateway import FixgBench, run_rounds  # noqa: E402
 
 DRIVER_PROPERTIES = {
     "aeron.threading.mode": "SHARED",
@@ -147,35 +147,13 @@ async def measure(args: argparse.Namespace, fixspec: Path, tmp: Path) -> tuple[d
         directory = tmp / "quickfix"
         directory.mkdir()
         contenders.append(("QuickFIX -> QuickFIX, FileStore", QuickFixBench(args.window, fixspec, directory, file_store=True)))
-    results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in contenders}
-    started: list[Any] = []
+    aeron = next(b for _, b in contenders if isinstance(b, AeronBench))
     idle: dict[str, float] = {}
-    try:
-        for _, bench in contenders:
-            if isinstance(bench, FixgBench):
-                await bench.start()
-            else:
-                bench.start()
-            started.append(bench)
-        for r in range(args.rounds):
-            for name, bench in contenders:
-                rates, rtts = results[name]
-                if isinstance(bench, FixgBench):
-                    rtts += await bench.pings(args.pings)
-                    elapsed = await bench.burst(args.orders)
-                else:
-                    rtts += bench.pings(args.pings)
-                    elapsed = bench.burst(args.orders)
-                rates.append(args.orders / elapsed)
-            print(f"  round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-        aeron = next(b for _, b in contenders if isinstance(b, AeronBench))
-        idle = await aeron.idle_cpu(args.idle)
-    finally:
-        for bench in reversed(started):
-            if isinstance(bench, FixgBench):
-                await bench.stop()
-            else:
-                bench.stop()
+
+    async def measure_idle() -> None:
+        idle.update(await aeron.idle_cpu(args.idle))
+
+    results = await run_rounds(contenders, args, measure_idle)
     return results, idle
 
 

@@ -303,7 +303,17 @@ async def measure(args: argparse.Namespace, fixspec: Path, tmp: Path) -> dict[st
         directory = tmp / "quickfix"
         directory.mkdir()
         contenders.append(("QuickFIX -> QuickFIX, FileStore, one process", QuickFixBench(args.window, fixspec, directory, file_store=True)))
-    results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in contenders}
+    return await run_rounds(contenders, args)
+
+
+Results = dict[str, tuple[list[float], list[float]]]
+
+
+async def run_rounds(contenders: list[tuple[str, Any]], args: argparse.Namespace, after: Any = None) -> Results:
+    """Start every contender, run ``args.rounds`` interleaved rounds of ``args.pings`` round
+    trips and an ``args.orders`` burst each, call ``await after()`` (if given) while they are
+    all still up, stop them all; returns ``{name: (rates, round_trips)}``."""
+    results: Results = {name: ([], []) for name, _ in contenders}
     started: list[Any] = []
     try:
         for _, bench in contenders:
@@ -323,6 +333,8 @@ async def measure(args: argparse.Namespace, fixspec: Path, tmp: Path) -> dict[st
                     elapsed = bench.burst(args.orders)
                 rates.append(args.orders / elapsed)
             print(f"  round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+        if after is not None:
+            await after()
     finally:
         for bench in reversed(started):
             if isinstance(bench, FixgBench):
