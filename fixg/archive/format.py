@@ -16,7 +16,16 @@ the record)::
 
 Segment files: records ``<I payload length><I crc32><q end position> payload``; the CRC covers
 the position and the payload. A record whose length runs past the end of the file or whose CRC
-does not match is a torn tail (only legal at the end of the last segment of a recording).
+does not match is a torn tail (only legal at the end of the last segment of a recording). Two
+kinds of record, told apart by the top bit of the length (:data:`FRAMES_FLAG`):
+
+- a *message record* (bit clear): the payload is one data record or index entry, the position
+  is where it ends in the stream (written by tools: import, the index stream);
+- a *frames record* (bit set): the payload is a run of Aeron frames exactly as they were in the
+  publication's log (32-byte frame headers, 32-byte alignment, padding frames included), the
+  position is the stream position where the run ends. This is how the archiver records the
+  data stream: one record, one CRC, one copy per block it polls, no work per message. A message
+  longer than the MTU is in several frames (BEGIN ... END flags), possibly in several records.
 
 Control (``control_stream_id``) requests: ``<B op><q correlation id><i response stream id>``
 then a JSON object. Responses on ``control_channel`` / the response stream id:
@@ -37,7 +46,7 @@ from fixg.errors import StoreError
 
 __all__ = [
     "Kind", "DataRecord", "IndexEntry", "encode_data", "decode_data", "encode_index", "decode_index",
-    "SEGMENT_HEADER", "encode_segment_record", "Op", "Reply",
+    "SEGMENT_HEADER", "FRAMES_FLAG", "LENGTH_MASK", "encode_segment_record", "Op", "Reply",
 ]  # fmt: skip
 
 DIR_IN: Final = 0
@@ -47,6 +56,9 @@ _DATA = struct.Struct("<BBHIqqd")
 DATA_HEADER_SIZE: Final = _DATA.size
 _INDEX = struct.Struct("<BHIqiq")
 SEGMENT_HEADER: Final = struct.Struct("<IIq")
+#: set in a segment record's length: the payload is Aeron frames, as recorded from the log
+FRAMES_FLAG: Final = 0x8000_0000
+LENGTH_MASK: Final = 0x7FFF_FFFF
 _REQUEST = struct.Struct("<Bqi")
 _REPLY = struct.Struct("<Bq")
 _Q = struct.Struct("<q")
@@ -95,7 +107,7 @@ def decode_data(data: bytes | memoryview) -> DataRecord:
 _KEYS: dict[bytes, str] = {}
 
 
-def decode_data_header(data: bytes | memoryview) -> tuple[int, int, int, int, int, float, str]:
+def decode_data_header(data: bytes | bytearray | memoryview) -> tuple[int, int, int, int, int, float, str]:
     """(kind, direction, sequence index, number, second, time, key) without copying the payload."""
     try:
         kind, direction, klen, seq_index, number, second, t = _DATA.unpack_from(data)
@@ -126,7 +138,7 @@ def encode_index(direction: int, key: bytes, seq_index: int, seq_num: int, sessi
     return _INDEX.pack(direction, len(key), seq_index, seq_num, session_id, position) + key
 
 
-def decode_index(data: bytes | memoryview) -> IndexEntry:
+def decode_index(data: bytes | bytearray | memoryview) -> IndexEntry:
     try:
         direction, klen, seq_index, seq_num, session_id, position = _INDEX.unpack_from(data)
         key = bytes(data[_INDEX.size : _INDEX.size + klen]).decode()

@@ -44,8 +44,9 @@ __all__ = ["ArchiverSettings", "Archiver", "ArchiverHandle", "spawn", "main"]
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 0.1
-#: bytes of the data stream taken per image per duty cycle (at most): one write per recording
-DATA_BLOCK_LIMIT = 1 << 20
+#: bytes of the data stream taken per image per duty cycle (at most): one frames record each, and
+#: what a replay of one message from it reads back (and checks the CRC of)
+DATA_BLOCK_LIMIT = 256 << 10
 _FRAME_TERM_OFFSET = struct.Struct("<i")  # at byte 8
 RESPONSE_CONNECT_TIMEOUT_S = 5.0
 
@@ -117,7 +118,6 @@ class Archiver:
         try:
             self._joins: dict[tuple[int, int], int] = {}
             self._infos: dict[int, ImageInfo] = {}  # data stream images by session id
-            self._partial: dict[int, bytearray | None] = {}  # a message of a data image, in fragments
             #: stream id -> session ids of the images available now (image callbacks)
             self._images: dict[int, set[int]] = {settings.data_stream_id: set(), settings.index_stream_id: set()}
             self._gone: deque[tuple[int, int]] = deque()
@@ -200,7 +200,7 @@ class Archiver:
         rec = self._active.get((stream_id, session_id))
         if rec is None:
             rec = self._recording(stream_id, session_id, position, 0)
-        self._partial[session_id] = self.archive.record_block(rec, block, position, self._partial.get(session_id))
+        self.archive.record_block(rec, block, position)
 
     def _on_index(self, buffer: memoryview, header: Header) -> None:
         self._on_fragment(self.settings.index_stream_id, buffer, header)

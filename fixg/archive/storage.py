@@ -25,7 +25,7 @@ import os
 import struct
 import time
 import zlib
-from collections import deque
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,6 +58,25 @@ def _data_head(key_length: int) -> struct.Struct:
     return head
 _DATA_SIZE = fmt.DATA_HEADER_SIZE
 _FRAME = struct.Struct("<i xBH")  # an Aeron frame header's length, flags and type
+_FRAMES = fmt.FRAMES_FLAG
+_MASK = fmt.LENGTH_MASK
+#: frames records read back, by (recording id, segment, file offset): a replay reads a block once
+_BLOCK_CACHE_SIZE = 8
+
+
+def _whole_frames(block: memoryview, limit: int) -> int:
+    """The length of the longest run of whole frames at the start of ``block`` that fits in
+    ``limit`` bytes (0 if the first frame is longer)."""
+    offset = 0
+    unpack_frame = _FRAME.unpack_from
+    while offset < len(block):
+        step = (unpack_frame(block, offset)[0] + 31) & -32
+        if step <= 0:
+            raise StoreError(f"a block with a frame of length {step} at byte {offset}")
+        if offset + step > limit:
+            return offset
+        offset += step
+    return offset
 
 
 def segment_name(recording_id: int, segment: int) -> str:
@@ -102,7 +121,9 @@ class Recording:
     stop_time: float | None = None
     segments: list[int] = field(default_factory=lambda: [0])
     # in memory
-    offsets: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
+    #: end position of each message -> where it is: (segment, file offset) of a message record,
+    #: (segment, file offset, frame offset in the payload) of a message in a frames record
+    offsets: dict[int, tuple[int, ...]] = field(default_factory=dict, repr=False)
     size: int = 0  # bytes of the last segment on disk (written)
     bytes_total: int = 0
     pending: bytearray = field(default_factory=bytearray, repr=False)
@@ -112,10 +133,12 @@ class Recording:
     dirty: bool = False
     periods: set[tuple[str, int]] = field(default_factory=set, repr=False)
     #: (raw key, direction, sequence index) -> (session state, lookup slot) of MSG records of
-    #: the session's current period seen in this recording: what :meth:`Archive.record_block` updates
+    #: the session's current period seen in this recording: what :meth:`Archive._index_frames` updates
     hot: dict[tuple[bytes, int, int], tuple[SessionState, dict[int, tuple[int, int]]]] = field(
         default_factory=dict, repr=False)
     head: struct.Struct | None = field(default=None, repr=False)  # a data recording's record header + key
+    #: a message in fragments being indexed: where its first frame is, what came so far
+    partial: tuple[tuple[int, int, int], bytearray] | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:
@@ -191,8 +214,10 @@ class Archive:
         self._executor: ThreadPoolExecutor | None = None
         self._sync_future: Future[None] | None = None
         self._sync_targets: list[tuple[Recording, int]] = []
-        #: records written by record_block, not indexed yet: (recording, segment, file offset, bytes)
-        self._deferred: deque[tuple[Recording, int, int, bytes]] = deque()
+        #: frames records written by record_block, not indexed yet:
+        #: (recording, segment, file offset, payload, end position)
+        self._deferred: deque[tuple[Recording, int, int, bytes, int]] = deque()
+        self._blocks: OrderedDict[tuple[int, int, int], tuple[int, bytes]] = OrderedDict()
         try:
             if readonly:
                 if not self.root.is_dir():
@@ -264,14 +289,22 @@ class Archive:
                 if offset + _HDR.size > len(data):
                     break
                 length, check, pos = _HDR.unpack_from(data, offset)
+                frames = length & _FRAMES
+                length &= _MASK
                 end = offset + _HDR.size + length
                 if end > len(data):
                     break
                 payload = view[offset + _HDR.size : end]
                 if fmt.crc(pos, payload) != check:
+                    if data[end:].strip(b"\0"):  # records follow it: not a write cut short
+                        raise StoreError(f"{path}: corrupt record at byte {offset} ({len(data) - end} bytes "
+                                         "of the recording follow it)")
                     break
-                rec.offsets[pos] = (seg, offset)
-                self._apply(rec, pos, payload)
+                if frames:
+                    self._index_frames(rec, seg, offset, payload, pos)
+                else:
+                    rec.offsets[pos] = (seg, offset)
+                    self._apply(rec, pos, payload)
                 position = pos
                 offset = end
             if offset < len(data):
@@ -291,8 +324,10 @@ class Archive:
             view.release()
         rec.stop_position = max(position, rec.start_position)
         rec.written_position = rec.durable_position = rec.stop_position
+        rec.hot.clear()  # only a recording in progress keeps its entries
+        rec.partial = None  # a message the recording never finished
 
-    def _apply(self, rec: Recording, position: int, payload: bytes | memoryview) -> None:
+    def _apply(self, rec: Recording, position: int, payload: bytes | bytearray | memoryview) -> None:
         if rec.kind == "index":
             e = fmt.decode_index(payload)
             rec.periods.add((e.key, e.seq_index))
@@ -325,11 +360,10 @@ class Archive:
                 slot = self.lookup[slot_key] = {}
             if number not in slot:
                 slot[number] = (rec.session_id, position)
-            if rec.fd >= 0:
-                raw = key.encode()
-                rec.hot[(raw, direction, seq_index)] = (state, slot)
-                if rec.head is None:
-                    rec.head = _data_head(len(raw))
+            raw = key.encode()
+            rec.hot[(raw, direction, seq_index)] = (state, slot)
+            if rec.head is None:
+                rec.head = _data_head(len(raw))
             if direction == fmt.DIR_OUT:
                 state.sent += 1
                 if number >= state.next_sender:
@@ -373,103 +407,70 @@ class Archive:
         length = _HDR.size + len(payload)
         offset = rec.size + len(rec.pending)
         if offset > 0 and offset + length > self.segment_length:
-            self._flush_one(rec)
-            self._sync_one(rec)
-            self._open_segment(rec, rec.segments[-1] + 1)
-            self._write_catalog()
+            self._rotate(rec)
             offset = 0
         rec.pending += fmt.encode_segment_record(position, payload)
         rec.offsets[position] = (rec.segments[-1], offset)
         rec.stop_position = position
         self._apply(rec, position, payload)
 
-    def record_block(self, rec: Recording, block: Any, position: int, partial: bytearray | None) -> bytearray | None:
-        """Record the messages of ``block``, contiguous Aeron frames of ``rec``'s image that
-        start at stream ``position`` (``Subscription.block_poll``): the archiver's hot path.
+    def record_block(self, rec: Recording, block: Any, position: int) -> None:
+        """Record ``block``, contiguous Aeron frames of ``rec``'s image starting at stream
+        ``position`` (``Subscription.block_poll``): the archiver's hot path.
 
-        Each frame is ``<i frame length><B version><B flags><H type>...`` (32 bytes) + payload,
-        32-byte aligned; padding frames are skipped; a message longer than the MTU comes as
-        frames flagged BEGIN, none, END: ``partial`` carries one that began in an earlier block,
-        and what is returned carries one this block leaves unfinished. Every whole message
-        becomes one segment record (end position = the end of its last frame: length, CRC,
-        position, payload); a run of them is added to the write buffer with one join. Nothing
-        else is done per message here: the records are *indexed* (offsets, seqnum lookup,
-        session state) later by :meth:`index_deferred` (when the archiver is idle, before it
-        answers a request, before any record that takes the slow path), so the durable position
-        does not wait for the index. Messages in fragments and records that start a new segment
-        go through :meth:`append`.
+        The block is stored as it is, as one *frames record* (one CRC, one copy; split at a frame
+        boundary where a segment is full): nothing is done per message here. The messages are
+        *indexed* (offsets, seqnum lookup, session state) later by :meth:`index_deferred`, when
+        the archiver is idle or before it answers a request, so the durable position does not
+        wait for the index.
         """
-        seg = rec.segments[-1]
-        base = size = rec.size + len(rec.pending)  # file offset of the next record
+        view = block if isinstance(block, memoryview) else memoryview(block)
         limit = self.segment_length
-        parts: list[Any] = []
-        add = parts.append
-        unpack_frame = _FRAME.unpack_from
-        offset = 0
-        last = -1
-        end = len(block) - 32
-        try:
-            while offset <= end:
-                frame_length, flags, frame_type = unpack_frame(block, offset)
-                if frame_length <= 0:
-                    break
-                step = (frame_length + 31) & -32
-                position += step
-                if frame_type != 1:  # padding
-                    offset += step
-                    continue
-                start = offset + 32
-                length = frame_length - 32
-                offset += step
-                if flags & 0xC0 == 0xC0 and partial is None and size + 16 + length <= limit:
-                    payload = block[start : start + length]
-                    add(_PACK_HDR(length, _CRC32(payload, _CRC32(_PACK_Q(position))), position))
-                    add(payload)
-                    size += 16 + length
-                    last = position
-                    continue
-                if flags & 0xC0 != 0xC0 or partial is not None:  # a fragment
-                    if flags & 0x80:
-                        partial = bytearray()
-                    if partial is None:
-                        continue  # the rest of a message begun before this image was joined
-                    partial += block[start : start + length]
-                    if not flags & 0x40:
+        while len(view):
+            size = rec.size + len(rec.pending)  # file offset of the record
+            room = limit - size - _HDR.size
+            n = len(view)
+            if n > room:
+                n = _whole_frames(view, room)
+                if n == 0:
+                    if size > 0:
+                        self._rotate(rec)
                         continue
-                    message: Any = bytes(partial)
-                    partial = None
-                else:
-                    message = block[start : start + length]
-                if parts:  # what was gathered goes first
-                    self._defer(rec, seg, base, parts, last)
-                    parts.clear()
-                self.append(rec, position, message)
-                seg = rec.segments[-1]
-                base = size = rec.size + len(rec.pending)
-        finally:
-            if parts:
-                self._defer(rec, seg, base, parts, last)
-        return partial
+                    n = min(len(view), (_FRAME.unpack_from(view)[0] + 31) & -32)  # a frame longer than a segment
+            piece = bytes(view[:n])
+            position += n
+            pending = rec.pending
+            pending += _PACK_HDR(n | _FRAMES, _CRC32(piece, _CRC32(_PACK_Q(position))), position)
+            pending += piece
+            rec.stop_position = position
+            self._deferred.append((rec, rec.segments[-1], size, piece, position))
+            view = view[n:]
 
-    def _defer(self, rec: Recording, seg: int, base: int, parts: list[Any], last: int) -> None:
-        data = b"".join(parts)
-        rec.pending += data
-        rec.stop_position = last
-        self._deferred.append((rec, seg, base, data))
+    def _rotate(self, rec: Recording) -> None:
+        """Close the recording's segment (written and fsynced) and start the next one."""
+        self._flush_one(rec)
+        self._sync_one(rec)
+        self._open_segment(rec, rec.segments[-1] + 1)
+        self._write_catalog()
 
     def index_deferred(self) -> int:
-        """Index the records :meth:`record_block` wrote without indexing them; returns how many."""
+        """Index the frames records :meth:`record_block` wrote; returns how many messages."""
         deferred = self._deferred
         count = 0
         while deferred:
-            rec, seg, base, data = deferred.popleft()
-            count += self._index(rec, seg, base, data)
+            rec, seg, offset, payload, position = deferred.popleft()
+            count += self._index_frames(rec, seg, offset, payload, position)
         return count
 
-    def _index(self, rec: Recording, seg: int, base: int, data: bytes) -> int:
-        """Apply the segment records of ``data`` (written at ``base`` of segment ``seg``): a MSG
-        record of a session's current period updates the session state and the lookup through
-        ``rec.hot``, reusing the last record's entry; anything else goes through :meth:`_apply`."""
+    def _index_frames(self, rec: Recording, seg: int, record_offset: int, payload: Any, end_position: int) -> int:
+        """Index the messages of a frames record (at ``record_offset`` of segment ``seg``,
+        ending at stream position ``end_position``); returns how many.
+
+        A MSG record of a session's current period updates the session state and the lookup
+        through ``rec.hot``, reusing the last message's entry (an unpack of the frame header, an
+        unpack of the data header and key, two dict updates); anything else goes through
+        :meth:`_apply`. A message in fragments is put together in ``rec.partial``, across records.
+        """
         offsets = rec.offsets
         hot = rec.hot
         sid = rec.session_id
@@ -479,46 +480,70 @@ class Archive:
         last_direction = last_seq_index = -1
         state = _NO_STATE
         slot: dict[int, tuple[int, int]] = {}
-        unpack_record = _HDR.unpack_from
-        view = memoryview(data)
+        unpack_frame = _FRAME.unpack_from
+        size = len(payload)
+        base = end_position - size  # the stream position of the record's first frame
         offset = 0
         count = 0
-        try:
-            while offset < len(data):
-                length, _check, position = unpack_record(data, offset)
-                offsets[position] = (seg, base + offset)
-                start = offset + 16
-                offset = start + length
+        while offset < size:
+            frame_length, flags, frame_type = unpack_frame(payload, offset)
+            if frame_length <= 0:
+                raise StoreError(f"{self.root}: recording {rec.id} segment {seg} byte {record_offset}: "
+                                 f"a frame of length {frame_length} at {offset}")
+            frame = offset
+            offset += (frame_length + 31) & -32
+            if frame_type != 1:
+                continue  # padding
+            start = frame + 32
+            stop = frame + frame_length
+            position = base + offset
+            if flags & 0xC0 != 0xC0:  # a fragment
+                if flags & 0x80:
+                    rec.partial = ((seg, record_offset, frame), bytearray(payload[start:stop]))
+                    continue
+                if rec.partial is None:
+                    continue  # the rest of a message begun before the recording
+                rec.partial[1].extend(payload[start:stop])
+                if not flags & 0x40:
+                    continue
+                where, message = rec.partial
+                rec.partial = None
+                offsets[position] = where
                 count += 1
-                if length >= hsize:
-                    kind, direction, klen, seq_index, number, key = head.unpack_from(data, start)  # type: ignore[union-attr]
-                    if kind == 1 and klen == hklen:
-                        if key != last_key or direction != last_direction or seq_index != last_seq_index:
-                            entry = hot.get((key, direction, seq_index))
-                            if entry is None:
-                                self._apply(rec, position, view[start:offset])
-                                continue
-                            state, slot = entry
-                            last_key, last_direction, last_seq_index = key, direction, seq_index
-                        if number not in slot:
-                            slot[number] = (sid, position)
-                        if direction:
-                            state.sent += 1
-                            if number >= state.next_sender:
-                                state.next_sender = number + 1
-                        else:
-                            state.received += 1
-                            if number >= state.next_target:
-                                state.next_target = number + 1
-                        continue
-                    if kind == 1 and length >= _DATA_SIZE + klen:
-                        rec.head = _data_head(klen)  # another key length than the last record's
-                last_key = None  # a BEGIN may clear rec.hot
-                self._apply(rec, position, view[start:offset])
+                last_key = None
+                self._apply(rec, position, message)
                 head = rec.head
                 hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
-        finally:
-            view.release()
+                continue
+            offsets[position] = (seg, record_offset, frame)
+            count += 1
+            if stop - start >= hsize:
+                kind, direction, klen, seq_index, number, key = head.unpack_from(payload, start)  # type: ignore[union-attr]
+                if kind == 1 and klen == hklen:
+                    if key != last_key or direction != last_direction or seq_index != last_seq_index:
+                        entry = hot.get((key, direction, seq_index))
+                        if entry is None:
+                            self._apply(rec, position, payload[start:stop])
+                            continue
+                        state, slot = entry
+                        last_key, last_direction, last_seq_index = key, direction, seq_index
+                    if number not in slot:
+                        slot[number] = (sid, position)
+                    if direction:
+                        state.sent += 1
+                        if number >= state.next_sender:
+                            state.next_sender = number + 1
+                    else:
+                        state.received += 1
+                        if number >= state.next_target:
+                            state.next_target = number + 1
+                    continue
+                if kind == 1 and stop - start >= _DATA_SIZE + klen:
+                    rec.head = _data_head(klen)  # another key length than the last record's
+            last_key = None  # a BEGIN may clear rec.hot
+            self._apply(rec, position, payload[start:stop])
+            head = rec.head
+            hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
         return count
 
     def _flush_one(self, rec: Recording) -> None:
@@ -638,28 +663,85 @@ class Archive:
     # -- reading -----------------------------------------------------------------------
 
     def read(self, rec: Recording, position: int) -> bytes | None:
-        """The payload of the record of ``rec`` ending at ``position`` (None if absent)."""
+        """The payload of the message of ``rec`` ending at ``position`` (None if absent)."""
         where = rec.offsets.get(position)
         if where is None:
             return None
+        if len(where) == 3:
+            return self._read_frames(rec, *where)
         seg, offset = where
+        got = self._record(rec, seg, offset)
+        if got is None or got[0] != position:
+            raise StoreError(f"recording {rec.id} segment {seg}: no record ending at {position} at byte {offset}")
+        return bytes(got[1])
+
+    def _read_frames(self, rec: Recording, seg: int, offset: int, frame: int) -> bytes:
+        """A message in frames records: the frame at ``frame`` of the record at ``offset`` of
+        segment ``seg``, and, for a message in fragments, the frames after it up to its END."""
+        got = self._record(rec, seg, offset)
+        if got is None:
+            raise StoreError(f"recording {rec.id} segment {seg}: no record at byte {offset}")
+        payload = got[1]
+        frame_length, flags, _type = _FRAME.unpack_from(payload, frame)
+        if flags & 0xC0 == 0xC0:
+            return bytes(payload[frame + 32 : frame + frame_length])
+        parts: list[bytes] = []
+        while True:
+            while frame < len(payload):
+                frame_length, flags, frame_type = _FRAME.unpack_from(payload, frame)
+                if frame_type == 1:
+                    parts.append(bytes(payload[frame + 32 : frame + frame_length]))
+                    if flags & 0x40:
+                        return b"".join(parts)
+                frame += (frame_length + 31) & -32
+            offset += _HDR.size + len(payload)  # the message goes on in the next record
+            got = self._record(rec, seg, offset)
+            if got is None:
+                i = rec.segments.index(seg) + 1
+                if i < len(rec.segments):
+                    seg, offset = rec.segments[i], 0
+                    got = self._record(rec, seg, offset)
+            if got is None:
+                raise StoreError(f"recording {rec.id}: a message in fragments ends after segment {seg}")
+            payload, frame = got[1], 0
+
+    def _record(self, rec: Recording, seg: int, offset: int) -> tuple[int, bytes] | None:
+        """(end position, payload) of the record at ``offset`` of segment ``seg``, CRC checked;
+        None at the end of the segment. Frames records read from the files are cached."""
         if seg == rec.segments[-1] and rec.fd >= 0 and offset >= rec.size:
             start = offset - rec.size  # still in the write buffer
-            length = _HDR.unpack_from(rec.pending, start)[0]
-            return bytes(rec.pending[start + _HDR.size : start + _HDR.size + length])
+            if start >= len(rec.pending):
+                return None
+            length, _check, pos = _HDR.unpack_from(rec.pending, start)
+            length &= _MASK
+            return pos, bytes(rec.pending[start + _HDR.size : start + _HDR.size + length])
+        key = (rec.id, seg, offset)
+        cached = self._blocks.get(key)
+        if cached is not None:
+            self._blocks.move_to_end(key)
+            return cached
         fd = self._read_fds.get((rec.id, seg))
         try:
             if fd is None:
                 fd = os.open(self.root / segment_name(rec.id, seg), os.O_RDONLY)
                 self._read_fds[(rec.id, seg)] = fd
             head = os.pread(fd, _HDR.size, offset)
+            if not head:
+                return None
             length, check, pos = _HDR.unpack(head)
+            frames = length & _FRAMES
+            length &= _MASK
             payload = os.pread(fd, length, offset + _HDR.size)
         except (OSError, struct.error) as exc:
             raise StoreError(f"cannot read recording {rec.id} segment {seg} at {offset}: {exc}") from exc
-        if pos != position or fmt.crc(pos, payload) != check:
+        if len(payload) != length or fmt.crc(pos, payload) != check:
             raise StoreError(f"recording {rec.id} segment {seg}: bad record at byte {offset}")
-        return payload
+        if not frames:
+            return pos, payload
+        self._blocks[key] = (pos, payload)
+        if len(self._blocks) > _BLOCK_CACHE_SIZE:
+            self._blocks.popitem(last=False)
+        return pos, payload
 
     def find(self, session_id: int, position: int) -> Recording | None:
         for rec in sorted(self.recordings.values(), key=lambda r: -r.id):
@@ -715,6 +797,8 @@ class Archive:
                 fd = self._read_fds.pop((rid, seg), None)
                 if fd is not None:
                     os.close(fd)
+            for block in [k for k in self._blocks if k[0] == rid]:
+                del self._blocks[block]
         self._write_catalog()
         for rid in deleted:
             for path in self.root.glob(f"rec-{rid:08d}-*.seg"):

@@ -1,0 +1,143 @@
+"""The archive's frames records (``Archive.record_block``) on real files, with Aeron frames
+built here: blocks stored as they are, messages in fragments across blocks and segments,
+padding, segment rotation at frame boundaries, reading back before and after a reopen, a torn
+block at the end. No media driver: this is the storage format alone."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from fixg.archive import format as fmt
+from fixg.archive.storage import Archive, segment_name
+from fixg.errors import StoreError
+
+KEY = b"FIX.4.4:GW->BANK"
+_FRAME_HEADER = struct.Struct("<iBBHiiiiq")  # length, version, flags, type, term offset, session, stream, term id, reserved
+BEGIN, END = 0x80, 0x40
+
+
+def _frame(flags: int, payload: bytes, frame_type: int = 1) -> bytes:
+    raw = _FRAME_HEADER.pack(32 + len(payload), 0, flags, frame_type, 0, 7, 1001, 0, 0) + payload
+    return raw + bytes(-len(raw) % 32)
+
+
+def frames(record: bytes, mtu_payload: int) -> bytes:
+    """The frames a publication writes for one message: whole, or BEGIN ... END fragments."""
+    if len(record) <= mtu_payload:
+        return _frame(BEGIN | END, record)
+    parts = [record[i : i + mtu_payload] for i in range(0, len(record), mtu_payload)]
+    return b"".join(_frame((BEGIN if i == 0 else 0) | (END if i == len(parts) - 1 else 0), p)
+                    for i, p in enumerate(parts))
+
+
+def padding(length: int) -> bytes:
+    return _FRAME_HEADER.pack(length, 0, BEGIN | END, 0, 0, 7, 1001, 0, 0) + bytes(length - 32)
+
+
+def data(seq: int, body: bytes) -> bytes:
+    return fmt.encode_data(fmt.Kind.MSG, fmt.DIR_OUT, KEY, 1, seq, 0, float(seq), body)
+
+
+def stream(bodies: dict[int, bytes]) -> bytes:
+    """A data stream: a BEGIN, the messages (MTU 1 KiB payloads), a padding frame in the middle."""
+    out = [frames(fmt.encode_data(fmt.Kind.BEGIN, 0, KEY, 1, 0, 0, 1.0), 1024)]
+    for seq, body in bodies.items():
+        out.append(frames(data(seq, body), 1024))
+        if seq == len(bodies) // 2:
+            out.append(padding(96))
+    return b"".join(out)
+
+
+def blocks(raw: bytes, size: int) -> list[bytes]:
+    """``raw`` cut into blocks of about ``size`` bytes at frame boundaries, as block_poll does."""
+    out, start, offset = [], 0, 0
+    while offset < len(raw):
+        offset += (struct.unpack_from("<i", raw, offset)[0] + 31) & -32
+        if offset - start >= size or offset == len(raw):
+            out.append(raw[start:offset])
+            start = offset
+    return out
+
+
+BODIES = {i: bytes([65 + i % 26]) * (50 + (i * 397) % 3500) for i in range(1, 201)}
+
+
+def record(root: Path, block_size: int, segment_length: int) -> tuple[int, int]:
+    """Record ``BODIES`` in blocks; returns (recording id, end position)."""
+    archive = Archive(root, segment_length=segment_length, fsync="never")
+    try:
+        rec = archive.start_recording("data", 1001, 7, "aeron:ipc", 0)
+        position = 0
+        for block in blocks(stream(BODIES), block_size):
+            archive.record_block(rec, memoryview(block), position)
+            position += len(block)
+            archive.flush()
+        assert rec.durable_position == position  # durable before anything was indexed
+        replayed = {n: fmt.decode_data(p).payload for n, _pos, p in archive.replay(KEY.decode(), 1, 1, 1, 0)}
+        assert replayed == BODIES
+        archive.stop_recording(rec)
+        return rec.id, position
+    finally:
+        archive.close()
+
+
+@pytest.mark.parametrize("block_size", [64, 3000, 1 << 20])
+def test_blocks_come_back_message_by_message_before_and_after_a_reopen(tmp_path: Path, block_size: int) -> None:
+    rid, end = record(tmp_path, block_size, 64 << 20)
+    archive = Archive(tmp_path, readonly=True)
+    try:
+        rec = archive.recordings[rid]
+        assert rec.stop_position == end
+        state = archive.sessions[KEY.decode()]
+        assert (state.next_sender, state.sent) == (201, 200)
+        assert {n: fmt.decode_data(p).payload for n, _pos, p in archive.replay(KEY.decode(), 1, 1, 1, 0)} == BODIES
+        assert [n for n, _pos, _p in archive.replay(KEY.decode(), 1, 1, 150, 152)] == [150, 151, 152]
+        # one record per block, not per message: the file holds the stream plus a header a block
+        size = (tmp_path / segment_name(rid, 0)).stat().st_size
+        assert size == end + fmt.SEGMENT_HEADER.size * len(blocks(stream(BODIES), block_size))
+    finally:
+        archive.close()
+
+
+def test_a_full_segment_is_cut_at_a_frame_boundary_and_fragments_span_segments(tmp_path: Path) -> None:
+    rid, end = record(tmp_path, 1 << 20, 8192)
+    archive = Archive(tmp_path)
+    try:
+        rec = archive.recordings[rid]
+        assert len(rec.segments) > 40
+        for seg in rec.segments:
+            assert (tmp_path / segment_name(rid, seg)).stat().st_size <= 8192
+        assert rec.stop_position == end
+        assert {n: fmt.decode_data(p).payload for n, _pos, p in archive.replay(KEY.decode(), 1, 1, 1, 0)} == BODIES
+    finally:
+        archive.close()
+
+
+def test_a_torn_block_at_the_end_is_truncated_and_the_rest_replays(tmp_path: Path) -> None:
+    rid, end = record(tmp_path, 3000, 64 << 20)
+    last = tmp_path / segment_name(rid, 0)
+    whole = last.stat().st_size
+    torn = frames(data(201, b"torn" * 100), 1024)
+    with open(last, "ab") as fh:  # a block whose write never completed
+        fh.write(fmt.SEGMENT_HEADER.pack(len(torn) | fmt.FRAMES_FLAG, 0, end + len(torn)) + torn[:100])
+    archive = Archive(tmp_path)
+    try:
+        assert archive.torn_bytes_truncated == fmt.SEGMENT_HEADER.size + 100
+        assert last.stat().st_size == whole
+        assert archive.sessions[KEY.decode()].next_sender == 201
+        assert len(list(archive.replay(KEY.decode(), 1, 1, 1, 0))) == 200
+    finally:
+        archive.close()
+
+
+def test_a_damaged_block_in_the_middle_is_an_error_not_a_silent_gap(tmp_path: Path) -> None:
+    rid, _end = record(tmp_path, 3000, 64 << 20)
+    path = tmp_path / segment_name(rid, 0)
+    raw = bytearray(path.read_bytes())
+    raw[fmt.SEGMENT_HEADER.size + 40] ^= 0xFF  # inside the first block
+    path.write_bytes(bytes(raw))
+    with pytest.raises(StoreError, match="corrupt record at byte 0 .* follow it"):
+        Archive(tmp_path, readonly=True)
