@@ -373,7 +373,9 @@ class Archiver:
             self._stop_recording(key)
             self._publish_positions()
         if not work:
-            self.archive.index_deferred()  # idle: index what was recorded
+            # idle: index what was recorded, a block per cycle, so that recording never waits
+            # long for the index (a block of DATA_BLOCK_LIMIT is about a millisecond of work)
+            work += self.archive.index_deferred(1)
         work += self.control_sub.poll(self._on_control, 16)
         work += self._drain_outbox()
         work += self._run_replays()

@@ -453,14 +453,23 @@ class Archive:
         self._open_segment(rec, rec.segments[-1] + 1)
         self._write_catalog()
 
-    def index_deferred(self) -> int:
-        """Index the frames records :meth:`record_block` wrote; returns how many messages."""
+    def index_deferred(self, blocks: int = 0) -> int:
+        """Index the frames records :meth:`record_block` wrote, all of them or the oldest
+        ``blocks``; returns how many messages."""
         deferred = self._deferred
         count = 0
         while deferred:
             rec, seg, offset, payload, position = deferred.popleft()
             count += self._index_frames(rec, seg, offset, payload, position)
+            blocks -= 1
+            if blocks == 0:
+                break
         return count
+
+    @property
+    def unindexed(self) -> int:
+        """Frames records written and not indexed yet."""
+        return len(self._deferred)
 
     def _index_frames(self, rec: Recording, seg: int, record_offset: int, payload: Any, end_position: int) -> int:
         """Index the messages of a frames record (at ``record_offset`` of segment ``seg``,
