@@ -562,6 +562,12 @@ class JournalStore(MessageStore):
         if self._dirty and now - self._last_fsync >= self._fsync_interval:
             self._sync(now)
 
+    @property
+    def unsynced(self) -> bool:
+        """Records are written that the fsync policy has not made durable yet: not fsynced, or
+        their fsync still runs (always False under ``"never"``, which makes nothing wait)."""
+        return self._fsync != "never" and (self._dirty or self._pending_sync is not None)
+
     def sync(self) -> None:
         """Make every record written so far durable now."""
         self._check_open()
@@ -641,6 +647,11 @@ class JournalStoreFactory:
     def poll(self, now: float) -> None:
         for store in self._stores.values():
             store.poll(now)
+
+    @property
+    def unsynced(self) -> int:
+        """Stores with records their fsync policy has not made durable yet (see ``poll``)."""
+        return sum(1 for store in self._stores.values() if store.unsynced)
 
     async def aclose(self) -> None:
         self.close()

@@ -302,9 +302,35 @@ def test_fsync_policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     store.append(OUT, 1, msg(1), 1000.1)
     store.append(OUT, 2, msg(2), 1000.2)
     assert calls == []  # within the interval
+    assert store.unsynced
     store.poll(1001.5)
     assert len(calls) == 1
+    assert not store.unsynced
     store.close()
+
+
+def test_unsynced_says_what_the_policy_has_not_made_durable_yet(tmp_path: Path) -> None:
+    for policy in ("always", "never"):  # nothing ever waits for an fsync
+        factory = JournalStoreFactory(tmp_path / policy, fsync=policy)
+        factory.create(KEY, 1000.0).append(OUT, 1, msg(1), 1000.0)
+        assert factory.unsynced == 0, policy
+        factory.close()
+    factory = JournalStoreFactory(tmp_path / "interval", fsync="interval", fsync_interval_ms=5)
+    store = factory.create(KEY, 1000.0)
+    store.append(OUT, 1, msg(1), time.monotonic())
+    assert factory.unsynced == 1
+    deadline = time.monotonic() + 5
+    while factory.unsynced:  # the Gateway's timer: an fsync once the interval is over
+        assert time.monotonic() < deadline
+        factory.poll(time.monotonic())
+        time.sleep(0.001)
+    store.append(OUT, 2, msg(2), time.monotonic() + 1)  # past the interval: fsynced on the fsync thread
+    assert factory.unsynced == 1
+    while factory.unsynced:
+        assert time.monotonic() < deadline
+        factory.poll(time.monotonic() + 1)
+        time.sleep(0.001)
+    factory.close()
 
 
 def test_reader_summarises_without_modifying(tmp_path: Path) -> None:
