@@ -1,6 +1,6 @@
 """Archive vs journal: persistence cost on the Gateway's hot path, messages/s recorded, replayed.
 
-    python benchmarks/archive.py [N] [--rounds R]
+    python benchmarks/archive.py [N] [--rounds R]      (N = 200,000 messages by default)
 
 Not a test. Starts its own media driver (SHARED threading, backoff idle) in a
 unique /dev/shm directory and an archiver process; the journal runs in this process. For each
@@ -111,7 +111,7 @@ archive_buffer_limit = 10000000
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=50_000)
+    parser.add_argument("n", nargs="?", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     n = args.n

@@ -3,10 +3,11 @@
 One process, one thread, one duty-cycle loop on the media driver (an idle strategy between
 cycles, never a busy spin)::
 
-    poll the data and index subscriptions -> append records (buffered) to their recordings
+    poll the data and index subscriptions -> a frames record per data block, a message record
+                                              per index entry (buffered) in their recordings
     flush (one write per recording) and fsync per policy -> advance the recorded-position counters
     poll the control subscription -> answer requests; run replays in batches of replay_fragment_limit
-    every 100 ms: the heartbeat counter, the bytes counters
+    idle: index a recorded block; every 100 ms: the heartbeat counter, the bytes counters
 
 Run it with ``fixg archive serve --config FILE``, or let the Gateway spawn it
 (:func:`spawn`); ``python -m fixg.archive._child --settings JSON`` is what is spawned. A

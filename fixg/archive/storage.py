@@ -9,11 +9,13 @@ Layout of an archive directory::
     rec-00000001-000001.seg      ... a new segment when one reaches ``segment_length`` bytes
     LOCK                         held (flock) by the archiver that writes the directory
 
-A record is ``<I length><I crc32><q end position> payload`` (see :mod:`fixg.archive.format`).
-At start-up every segment is scanned: the records are checked (length and CRC) and applied; a
-torn record at the end of a recording's last segment (a crash mid-write) is truncated away and
-the catalog's stop position set from what is really there. Damage anywhere else is a
-:class:`~fixg.errors.StoreError`. Read-only opening (inspection tools) takes no lock and
+A record is ``<I length><I crc32><q end position> payload`` (see :mod:`fixg.archive.format`):
+a *frames record* holds a block of the data stream's Aeron frames as they were in the log (the
+archiver's recordings, :meth:`Archive.record_block`), a *message record* one data record or
+index entry. At start-up every segment is scanned: the records are checked (length and CRC) and
+indexed; a torn record at the end of a recording's last segment (a crash mid-write: nothing but
+zeros after it) is truncated away and the catalog's stop position set from what is really
+there. Damage anywhere else is a :class:`~fixg.errors.StoreError`. Read-only opening (inspection tools) takes no lock and
 changes nothing: a torn tail is skipped.
 """
 
