@@ -48,6 +48,8 @@ HEARTBEAT_INTERVAL_S = 0.1
 #: bytes of the data stream taken per image per duty cycle (at most): one frames record each, and
 #: what a replay of one message from it reads back (and checks the CRC of)
 DATA_BLOCK_LIMIT = 256 << 10
+#: bytes recorded and not indexed yet past which the archiver indexes while busy too
+INDEX_BACKLOG_LIMIT = 8 << 20
 _FRAME_TERM_OFFSET = struct.Struct("<i")  # at byte 8
 RESPONSE_CONNECT_TIMEOUT_S = 5.0
 
@@ -373,9 +375,10 @@ class Archiver:
                     self.archive.flush()
             self._stop_recording(key)
             self._publish_positions()
-        if not work:
-            # idle: index what was recorded, a block per cycle, so that recording never waits
-            # long for the index (a block of DATA_BLOCK_LIMIT is about a millisecond of work)
+        if not work or self.archive.unindexed > INDEX_BACKLOG_LIMIT:
+            # idle (or busy for long): index what was recorded, a block per cycle, so that
+            # recording never waits long for the index (a block of DATA_BLOCK_LIMIT is about a
+            # millisecond of work) and a stream that never pauses is indexed all the same
             work += self.archive.index_deferred(1)
         work += self.control_sub.poll(self._on_control, 16)
         work += self._drain_outbox()

@@ -219,6 +219,7 @@ class Archive:
         #: frames records written by record_block, not indexed yet:
         #: (recording, segment, file offset, payload, end position)
         self._deferred: deque[tuple[Recording, int, int, bytes, int]] = deque()
+        self._deferred_bytes = 0
         self._blocks: OrderedDict[tuple[int, int, int], tuple[int, bytes]] = OrderedDict()
         try:
             if readonly:
@@ -446,6 +447,7 @@ class Archive:
             pending += piece
             rec.stop_position = position
             self._deferred.append((rec, rec.segments[-1], size, piece, position))
+            self._deferred_bytes += n
             view = view[n:]
 
     def _rotate(self, rec: Recording) -> None:
@@ -462,6 +464,7 @@ class Archive:
         count = 0
         while deferred:
             rec, seg, offset, payload, position = deferred.popleft()
+            self._deferred_bytes -= len(payload)
             count += self._index_frames(rec, seg, offset, payload, position)
             blocks -= 1
             if blocks == 0:
@@ -470,8 +473,8 @@ class Archive:
 
     @property
     def unindexed(self) -> int:
-        """Frames records written and not indexed yet."""
-        return len(self._deferred)
+        """Bytes of frames records written and not indexed yet."""
+        return self._deferred_bytes
 
     def _index_frames(self, rec: Recording, seg: int, record_offset: int, payload: Any, end_position: int) -> int:
         """Index the messages of a frames record (at ``record_offset`` of segment ``seg``,

@@ -141,3 +141,23 @@ def test_a_damaged_block_in_the_middle_is_an_error_not_a_silent_gap(tmp_path: Pa
     path.write_bytes(bytes(raw))
     with pytest.raises(StoreError, match="corrupt record at byte 0 .* follow it"):
         Archive(tmp_path, readonly=True)
+
+
+def test_indexing_is_deferred_and_goes_a_block_at_a_time(tmp_path: Path) -> None:
+    archive = Archive(tmp_path, fsync="never")
+    try:
+        rec = archive.start_recording("data", 1001, 7, "aeron:ipc", 0)
+        position = 0
+        parts = blocks(stream(BODIES), 20_000)
+        for block in parts:
+            archive.record_block(rec, memoryview(block), position)
+            position += len(block)
+        archive.flush()
+        assert rec.durable_position == position  # recorded and durable...
+        assert archive.unindexed == position and KEY.decode() not in archive.sessions  # ...not indexed
+        first = archive.index_deferred(1)
+        assert 0 < first < 200 and archive.unindexed == position - len(parts[0])
+        assert archive.index_deferred() == 201 - first  # the BEGIN and the 200 messages
+        assert archive.unindexed == 0 and archive.sessions[KEY.decode()].next_sender == 201
+    finally:
+        archive.close()
