@@ -49,7 +49,7 @@ HEARTBEAT_INTERVAL_S = 0.1
 #: what a replay of one message from it reads back (and checks the CRC of)
 DATA_BLOCK_LIMIT = 256 << 10
 #: bytes recorded and not indexed yet past which the archiver indexes while busy too
-INDEX_BACKLOG_LIMIT = 8 << 20
+INDEX_BACKLOG_LIMIT = 64 << 20
 _FRAME_TERM_OFFSET = struct.Struct("<i")  # at byte 8
 RESPONSE_CONNECT_TIMEOUT_S = 5.0
 
