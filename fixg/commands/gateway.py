@@ -52,15 +52,21 @@ async def serve(config: Any, *, ready: Any = None) -> int:
                 ports.append(f"accepting on {config.gateway.accept_host}:{gw.port}")
             except LocalProtocolError:  # no acceptor on [gateway] accept_port
                 pass
+            storage = config.storage
+            if storage.backend == "aeron":
+                who = "its own archiver" if storage.archiver == "spawn" else "an external archiver"
+                where = f"archive {storage.archive_dir} ({who})"
+            else:
+                where = f"journal {gw.journal_path}"
             print(
                 f"fixg gateway {gw.name}: {len(config.sessions)} sessions, "
-                f"{', '.join(ports) or 'no acceptor port'}, journal {gw.journal_path}",
+                f"{', '.join(ports) or 'no acceptor port'}, {where}",
                 flush=True,
             )
             if ready is not None:
                 ready(gw)
             await stop.wait()
-            print(f"fixg gateway {gw.name}: stopping (logging out, flushing the journal)", flush=True)
+            print(f"fixg gateway {gw.name}: stopping (logging out, flushing the store)", flush=True)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
