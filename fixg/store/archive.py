@@ -40,7 +40,7 @@ from fixg.archive import format as fmt
 from fixg.archive.client import ArchiveClient, ArchiveRequestError
 from fixg.errors import AeronError, FixTimeoutError, StoreError
 from fixg.fix.settings import SessionKey
-from fixg.store.base import Direction, MessageStore
+from fixg.store.base import Direction, SequencedStore
 
 if TYPE_CHECKING:
     from fixg.aeron import Client, Counter, ExclusivePublication
@@ -433,7 +433,7 @@ class ArchiveStoreFactory:
                         await asyncio.to_thread(self.driver.stop)
 
 
-class ArchiveStore(MessageStore):
+class ArchiveStore(SequencedStore):
     """The store of one session over the archive. Made by :class:`ArchiveStoreFactory`."""
 
     def __init__(self, factory: ArchiveStoreFactory, key: SessionKey, state: dict[str, Any] | None, now: float,
@@ -524,30 +524,6 @@ class ArchiveStore(MessageStore):
             self._factory.publish(fmt.encode_data(fmt.Kind.SEQ, 0, self._key_bytes, self._seq_index, nxt_s, nxt_t,
                                                   time.time()))
             self._implied_out, self._implied_in = nxt_s, nxt_t
-
-    @property
-    def next_sender_seq_num(self) -> int:
-        return self._next[Direction.OUTBOUND]
-
-    @next_sender_seq_num.setter
-    def next_sender_seq_num(self, value: int) -> None:
-        self._set_next(Direction.OUTBOUND, value)
-
-    @property
-    def next_target_seq_num(self) -> int:
-        return self._next[Direction.INBOUND]
-
-    @next_target_seq_num.setter
-    def next_target_seq_num(self, value: int) -> None:
-        self._set_next(Direction.INBOUND, value)
-
-    @property
-    def creation_time(self) -> float:
-        return self._creation_time
-
-    @property
-    def seq_index(self) -> int:
-        return self._seq_index
 
     def reset(self, now: float) -> None:
         self._check_open()

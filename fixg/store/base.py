@@ -21,7 +21,7 @@ from typing import Protocol
 from fixg.errors import StoreError
 from fixg.fix.settings import SessionKey
 
-__all__ = ["Direction", "MessageStore", "MessageStoreFactory", "lock_directory"]
+__all__ = ["Direction", "MessageStore", "MessageStoreFactory", "SequencedStore", "lock_directory"]
 
 
 class Direction(enum.Enum):
@@ -78,6 +78,44 @@ class MessageStore(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release everything the store holds. Further calls are errors."""
+
+
+class SequencedStore(MessageStore):
+    """A store that keeps its next sequence numbers in ``_next`` (by direction), its sequence
+    index in ``_seq_index`` and its creation time in ``_creation_time``; setting a sequence
+    number goes through :meth:`_set_next` (which records it)."""
+
+    _next: dict[Direction, int]
+    _seq_index: int
+    _creation_time: float
+
+    @abc.abstractmethod
+    def _set_next(self, direction: Direction, value: int) -> None: ...
+
+    @property
+    def next_sender_seq_num(self) -> int:
+        return self._next[Direction.OUTBOUND]
+
+    @next_sender_seq_num.setter
+    def next_sender_seq_num(self, value: int) -> None:
+        self._set_next(Direction.OUTBOUND, value)
+
+    @property
+    def next_target_seq_num(self) -> int:
+        return self._next[Direction.INBOUND]
+
+    @next_target_seq_num.setter
+    def next_target_seq_num(self, value: int) -> None:
+        self._set_next(Direction.INBOUND, value)
+
+    @property
+    def creation_time(self) -> float:
+        return self._creation_time
+
+    @property
+    def seq_index(self) -> int:
+        """The current sequence index (1 for the first period, +1 at every reset)."""
+        return self._seq_index
 
 
 class MessageStoreFactory(Protocol):

@@ -51,7 +51,7 @@ from pathlib import Path
 
 from fixg.errors import StoreError
 from fixg.fix.settings import SessionKey
-from fixg.store.base import Direction, MessageStore, lock_directory
+from fixg.store.base import Direction, SequencedStore, lock_directory
 
 __all__ = ["JournalStore", "JournalStoreFactory", "JournalRecord", "JournalReader", "session_dir_name"]
 
@@ -199,7 +199,7 @@ def _scan(path: Path, start: int) -> tuple[list[JournalRecord], int, int]:
     return records, start + pos, size
 
 
-class JournalStore(MessageStore):
+class JournalStore(SequencedStore):
     """The journal of one session. Made by :class:`JournalStoreFactory`."""
 
     def __init__(
@@ -459,31 +459,6 @@ class JournalStore(MessageStore):
             )
             self._implied[Direction.OUTBOUND], self._implied[Direction.INBOUND] = nxt_s, nxt_t
             self._after_write(now)
-
-    @property
-    def next_sender_seq_num(self) -> int:
-        return self._next[Direction.OUTBOUND]
-
-    @next_sender_seq_num.setter
-    def next_sender_seq_num(self, value: int) -> None:
-        self._set_next(Direction.OUTBOUND, value)
-
-    @property
-    def next_target_seq_num(self) -> int:
-        return self._next[Direction.INBOUND]
-
-    @next_target_seq_num.setter
-    def next_target_seq_num(self, value: int) -> None:
-        self._set_next(Direction.INBOUND, value)
-
-    @property
-    def creation_time(self) -> float:
-        return self._creation_time
-
-    @property
-    def seq_index(self) -> int:
-        """The current sequence index (1 for the first period, +1 at every reset)."""
-        return self._seq_index
 
     @property
     def directory(self) -> Path:
