@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fixg.archive import format as fmt
+from fixg.commands.journal import _iso, format_record
 from fixg.config import Config, load_config
 from fixg.errors import ConfigError, FixError, StoreError
 from fixg.store.journal import JournalRecord
@@ -77,12 +78,6 @@ def _where(p: argparse.ArgumentParser) -> None:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", "-c", metavar="FILE", help="the gateway's or archiver's configuration")
     where.add_argument("--dir", metavar="DIR", help="an archive directory, read directly (no archiver needed)")
-
-
-def _iso(text: str) -> float:
-    from fixg.commands.journal import _iso as iso
-
-    return iso(text)
 
 
 def _fail(what: str, exc: BaseException) -> int:
@@ -224,7 +219,6 @@ def inspect(root: str | Path, *, session: str | None = None, direction: str | No
             all_periods: bool = False, names: bool = True, out: TextIO | None = None) -> int:
     from fixg.archive.convert import data_records
     from fixg.archive.storage import Archive
-    from fixg.commands.journal import format_record
 
     out = out or sys.stdout
     archive = Archive(root, readonly=True)
