@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from interop.qfharness import QFHarness, quickfix_factory  # noqa: F401  (fixture)
+from testutil import wait_for
 
 pytestmark = [pytest.mark.aeron, pytest.mark.interop]
 
@@ -181,11 +181,7 @@ def logged_on(harness: QFHarness) -> bool:
 
 
 async def until(cond: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    await wait_for(cond, what, timeout, interval=0.05)
 
 
 async def trade(client: Proc, prefix: str, count: int) -> list[str]:

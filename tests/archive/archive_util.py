@@ -14,6 +14,7 @@ from fixg.fix import events as ev
 from fixg.fix.settings import SessionKey, SessionSettings
 from fixg.gateway import EventQueue, Initiator, create_session
 from fixg.store.base import MessageStore
+from testutil import wait_for  # noqa: F401  (re-exported to the archive tests)
 
 WAIT = 10.0
 T = TypeVar("T")
@@ -76,14 +77,6 @@ def bank_initiator(port: int, queue: EventQueue, store: MessageStore) -> Initiat
     settings = SessionSettings("FIX.4.4", "BANK", "GW", "initiator", heart_bt_int=30,
                                socket_connect_hosts=(("127.0.0.1", port),))
     return Initiator(create_session(settings, store), on_event=queue)
-
-
-async def wait_for(cond: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def next_fix(queue: EventQueue, kind: type[Any], timeout: float = WAIT,

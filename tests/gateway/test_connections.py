@@ -8,7 +8,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from fixg.fix.session import Session
 from fixg.fix.settings import SessionSettings
 from fixg.gateway import Acceptor, EventQueue, Initiator, client_context, create_session, server_context
 from fixg.store.memory import MemoryStore
+from testutil import wait_for
 
 WAIT = 10.0
 T = TypeVar("T")
@@ -32,14 +33,6 @@ def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
         return await asyncio.wait_for(coro, timeout)
 
     return asyncio.run(bounded())
-
-
-async def wait_for(cond: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 from fixg import FixClient, Gateway, loads_config
 from fixg.client import CommandError, SendError
 from fixg.config import Config
-from fixg.errors import ConfigError, StoreError
+from fixg.errors import StoreError
 from fixg.fix import events as ev
 from fixg.fix.codec import decode
 from fixg.fix.settings import SessionKey, SessionSettings
@@ -25,6 +25,7 @@ from fixg.store.base import Direction
 from fixg.store.journal import JournalReader
 from fixg.store.memory import MemoryStore
 from fixg.transport import protocol as p
+from testutil import wait_for
 
 WAIT = 10.0
 T = TypeVar("T")
@@ -58,14 +59,6 @@ SenderCompID = "GW"
 TargetCompID = "BANK"
 HeartBtInt = 30
 """
-
-
-async def wait_for(cond: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def next_of(client: FixClient, kind: type[T], timeout: float = WAIT, pred: Callable[[T], bool] = lambda e: True) -> T:

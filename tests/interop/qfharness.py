@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testutil import fixspec_dir
+from testutil import fixspec_dir, wait_for  # noqa: F401  (wait_for: re-exported)
 
 quickfix = pytest.importorskip("quickfix")
 
@@ -252,15 +252,6 @@ class Recorder:
 
     def of(self, kind: type[ev.Event]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
-
-
-async def wait_for(cond: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    """Poll ``cond`` until true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
