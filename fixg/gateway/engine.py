@@ -48,7 +48,7 @@ from fixg.gateway.tls import client_context, server_context
 from fixg.store.factory import GatewayStoreFactory, open_store_factory
 from fixg.metrics import LatencyStages
 from fixg.transport import protocol as p
-from fixg.transport.aeron import AeronGatewayTransport, AeronLink
+from fixg.transport.aeron import AeronGatewayTransport, AeronLink, BackPressuredError
 from fixg.transport.inproc import InprocEndpoint, InprocLink
 
 __all__ = ["Gateway", "session_id_of", "parse_body"]
@@ -333,7 +333,20 @@ class Gateway:
                 client.wake.clear()
                 while pending:
                     event = pending[0]
-                    frame = p.encode(event)
+                    try:
+                        frame = p.encode(event)
+                    except CodecError as exc:
+                        # Never kill the writer over one event: say so instead, drop it.
+                        log.error("client %d (%s): cannot encode %s: %s; dropped",
+                                  client.id, client.name, type(event).__name__, exc)
+                        text = f"{type(event).__name__} not encodable, dropped: {exc}"
+                        corr = event.correlation_id
+                        event = (
+                            p.CommandFailed(p.ErrorCode.INTERNAL, text, correlation_id=corr)
+                            if corr else p.ErrorReported(p.ErrorCode.INTERNAL, text, getattr(event, "session_id", 0))
+                        )  # fmt: skip
+                        pending[0] = event
+                        frame = p.encode(event)
                     if not endpoint.try_send(frame):
                         client.blocked = True  # the client is not taking its events
                         await endpoint.send(frame)
@@ -345,7 +358,12 @@ class Gateway:
                         client.unacked.append((client.app_sent, event))
                         if emitted:
                             delivered.record(perf_ns() - emitted)
-        except TransportError:
+        except TransportError as exc:
+            # A client that does not take its events (BackPressuredError) is evicted: its
+            # sessions are released at once.
+            self._client_gone(client, evicted=isinstance(exc, BackPressuredError))
+        except Exception:
+            log.exception("client %d (%s): event writer failed; dropping the client", client.id, client.name)
             self._client_gone(client)
 
     async def _read(self, client: _Client) -> None:
@@ -384,6 +402,9 @@ class Gateway:
                 self._command_ns = time.perf_counter_ns()
                 self._dispatch(client, command)
         except TransportError:
+            self._client_gone(client)
+        except Exception:
+            log.exception("client %d (%s): command reader failed; dropping the client", client.id, client.name)
             self._client_gone(client)
 
     def _client_gone(self, client: _Client, *, evicted: bool = False) -> None:
@@ -469,6 +490,12 @@ class Gateway:
                           f"protocol version {cmd.protocol_version}; this gateway speaks {p.PROTOCOL_VERSION}")
         client.name = cmd.client_name or client.name
         previous = self._clients.get(cmd.previous_client_id) if cmd.previous_epoch == self.epoch else None
+        if previous is not None and previous is not client and previous.connected:
+            # The client gave up on its old link before we noticed (it timed out first, or we
+            # stalled): that link is dead to it, retire it now so the sessions move over.
+            log.info("client %d (%s) reconnected while its old link looked alive: retiring that link",
+                     previous.id, previous.name)
+            self._client_gone(previous)
         if previous is not None and previous is not client and not previous.connected:
             # The same application back on a new link: its sessions move over (after the
             # Welcome, with what was kept for them) instead of waiting for the time-out.
@@ -742,14 +769,14 @@ class Gateway:
                 if owner is not None and owner.connected:
                     self._emit(owner, p.RejectReceived(
                         s.id, int(msg.get(45) or 0), _opt_int(msg.get(380)), None,
-                        _opt_str(msg.get(58)), business=True,
+                        p.clip_text(_opt_str(msg.get(58))), business=True,
                     ))  # fmt: skip
         elif kind is ev.SessionStateChanged:
             new = event.new  # type: ignore[attr-defined]
             reason = s.last_reason if new is SessionState.DISCONNECTED else None
             if new is SessionState.DISCONNECTED:
                 s.last_reason = None
-            self._broadcast(p.SessionStateChanged(s.id, str(s.key), new.name, reason))
+            self._broadcast(p.SessionStateChanged(s.id, str(s.key), new.name, p.clip_text(reason)))
         elif kind is ev.Disconnected or kind is ev.LogonRefused:
             s.last_reason = event.reason  # type: ignore[attr-defined]
         elif kind is ev.LogoutReceived:
@@ -758,7 +785,8 @@ class Gateway:
             owner = self._clients.get(s.owner)
             if owner is not None and owner.connected:
                 self._emit(owner, p.RejectReceived(
-                    s.id, event.ref_seq_num or 0, event.reason, event.ref_tag_id, event.text,  # type: ignore[attr-defined]
+                    s.id, event.ref_seq_num or 0, event.reason, event.ref_tag_id,  # type: ignore[attr-defined]
+                    p.clip_text(event.text),  # type: ignore[attr-defined]
                 ))  # fmt: skip
 
     def _deliver(self, s: _Sess, app: p.ApplicationMessageReceived, msg: Any, msg_type: str, seq: int) -> None:

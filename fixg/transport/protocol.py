@@ -38,6 +38,7 @@ __all__ = [
     "Event",
     "encode",
     "decode",
+    "clip_text",
     "SessionInfo",
     # commands
     "Hello",
@@ -130,6 +131,22 @@ def _unpack_bool(buf: memoryview, pos: int) -> tuple[Any, int]:
     if b > 1:
         raise CodecError(f"bad boolean {b}", offset=pos)
     return b == 1, pos + 1
+
+
+MAX_STR_BYTES = 0xFFFF
+
+
+def clip_text(text: str | None, limit: int = MAX_STR_BYTES) -> str | None:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (the protocol's string limit), on a
+    character boundary, with a marker saying how much was cut; None stays None."""
+    if text is None:
+        return None
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    marker = f"... ({len(data)} bytes, truncated)"
+    keep = data[: limit - len(marker.encode())].decode("utf-8", "ignore")
+    return keep + marker
 
 
 def _pack_str(v: Any, out: list[bytes]) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fixg import FixClient, Gateway, loads_config
+from fixg.client.client import GatewayDisconnectedError
 from fixg.config import Config
 from fixg.fix.codec import decode
 from fixg.gateway import EventQueue
@@ -69,5 +72,58 @@ def test_acknowledged_messages_are_not_handed_over_again(tmp_path: Path) -> None
                 bank.send("D", [(11, "o-after"), *ORDER[1:]])
                 got = await next_of(nxt, p.ApplicationMessageReceived)
                 assert decode(got.data).get(11) == b"o-after"
+
+    run(scenario())
+
+
+def test_a_client_back_on_a_new_link_takes_over_even_if_the_old_link_looks_alive(tmp_path: Path) -> None:
+    """The client gave up on its link before the Gateway noticed (the client timed out first,
+    or the Gateway stalled): its Hello naming the old client id and epoch retires the old link
+    and hands the sessions over, instead of leaving them to the old link's time-out."""
+
+    async def scenario() -> None:
+        async with Gateway(gateway_config(tmp_path)) as gw:
+            queue = EventQueue()
+            async with bank_initiator(gw.port, queue) as bank:
+                old = await FixClient.connect(gw, name="app").start()
+                sid = await old.claim(key=str(gw_bank_key()))
+                await bank.wait_logged_on(WAIT)
+                again = FixClient.connect(gw, name="app")
+                again.client_id, again.gateway_epoch = old.client_id, old.gateway_epoch  # as after a lost link
+                async with again:
+                    assert again.client_id != old.client_id
+                    change = await next_of(again, p.OwnershipChanged, pred=lambda e: e.session_id == sid)
+                    assert change.owner_client_id == again.client_id
+                    with pytest.raises(GatewayDisconnectedError):
+                        while True:  # the old link was closed by the Gateway
+                            await old.next_event(WAIT)
+                    bank.send("D", ORDER)
+                    got = await next_of(again, p.ApplicationMessageReceived)
+                    assert decode(got.data).get(11) == b"o-1"
+                    assert await again.send(sid, "D", ORDER) >= 2
+                await old.aclose()
+
+    run(scenario())
+
+
+def test_an_event_too_long_for_the_protocol_is_truncated_and_the_client_keeps_working(tmp_path: Path) -> None:
+    """A counterparty's BusinessMessageReject with a 70,000-byte Text(58): the RejectReceived
+    event cannot carry it whole (protocol strings have a u16 length); it arrives truncated and
+    the client's link keeps working."""
+
+    async def scenario() -> None:
+        async with Gateway(gateway_config(tmp_path)) as gw:
+            queue = EventQueue()
+            async with bank_initiator(gw.port, queue) as bank, FixClient.connect(gw, name="app") as app:
+                sid = await app.claim(key=str(gw_bank_key()))
+                await bank.wait_logged_on(WAIT)
+                bank.send("j", [(45, 1), (372, "D"), (380, 4), (58, "x" * 70_000)])
+                reject = await next_of(app, p.RejectReceived, pred=lambda e: e.session_id == sid)
+                assert reject.business and reject.text is not None and reject.text.startswith("xxx")
+                assert "truncated" in reject.text and len(reject.text.encode()) <= 0xFFFF
+                bank.send("D", ORDER)
+                got = await next_of(app, p.ApplicationMessageReceived, pred=lambda e: e.msg_type == "D")
+                assert decode(got.data).get(11) == b"o-1"
+                assert await app.send(sid, "D", ORDER) >= 2
 
     run(scenario())
