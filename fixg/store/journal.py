@@ -388,17 +388,24 @@ class JournalStore(SequencedStore):
         """The interval policy after a write: fsync what was written on the fsync thread, so
         the writer does not wait for the disk (one fsync at a time; a failed one is raised by
         the write, poll or sync after it)."""
-        pending = self._pending_sync
-        if pending is not None:
-            if not pending.done():
-                return  # still at it: the next write past the interval tries again
-            self._pending_sync = None
-            self._raise_failed(pending)
+        if self._reap():
+            return  # still at it: the next write (or poll) past the interval tries again
         if self._dirty:
             self._pending_sync = _background_fsync(self._fd, not self._uses_fsync_pool)
             self._uses_fsync_pool = True
             self._dirty = False
         self._last_fsync = now
+
+    def _reap(self) -> bool:
+        """Collect a finished background fsync (raising if it failed); True while one runs."""
+        pending = self._pending_sync
+        if pending is None:
+            return False
+        if not pending.done():
+            return True
+        self._pending_sync = None
+        self._raise_failed(pending)
+        return False
 
     def _raise_failed(self, done: Future[None]) -> None:
         exc = done.exception()
@@ -525,17 +532,12 @@ class JournalStore(SequencedStore):
         self._recover(time.time())
 
     def poll(self, now: float) -> None:
-        """Timer hook for the ``interval`` policy: fsync what is older than the interval."""
+        """Timer hook for the ``interval`` policy: fsync what is older than the interval, on the
+        fsync thread (the event loop does not wait for the disk)."""
         if self._closed or self._fsync != "interval":
             return
-        pending = self._pending_sync
-        if pending is not None:
-            if not pending.done():
-                return  # the fsync thread is at it; the next poll looks again
-            self._pending_sync = None
-            self._raise_failed(pending)
-        if self._dirty and now - self._last_fsync >= self._fsync_interval:
-            self._sync(now)
+        if not self._reap() and self._dirty and now - self._last_fsync >= self._fsync_interval:
+            self._sync_behind(now)
 
     @property
     def unsynced(self) -> bool:

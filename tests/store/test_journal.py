@@ -303,9 +303,13 @@ def test_fsync_policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     store.append(OUT, 2, msg(2), 1000.2)
     assert calls == []  # within the interval
     assert store.unsynced
-    store.poll(1001.5)
+    store.poll(1001.5)  # past it: one fsync, on the fsync thread
+    deadline = time.monotonic() + 5
+    while store.unsynced:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+        store.poll(1001.6)
     assert len(calls) == 1
-    assert not store.unsynced
     store.close()
 
 
@@ -349,4 +353,24 @@ def test_reader_summarises_without_modifying(tmp_path: Path) -> None:
     }  # fmt: skip
     kinds = [r.kind for r in reader.records(session)]
     assert kinds == ["begin", "msg", "msg", "msg", "msg"]
+    store.close()
+
+
+def test_the_interval_timer_does_not_wait_for_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``poll`` (the Gateway's timer, on its event loop) hands the fsync to the fsync thread."""
+    import threading
+
+    store = open_store(tmp_path, fsync="interval", fsync_interval_ms=1000)
+    store.append(OUT, 1, msg(1), 1000.1)
+    release = threading.Event()
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (release.wait(10), real(fd))[1])
+    store.poll(1001.5)  # an fsync is due: it starts, blocked on the "disk" until released
+    assert store.unsynced  # poll returned while the fsync still runs
+    release.set()
+    deadline = time.monotonic() + 5
+    while store.unsynced:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+        store.poll(1001.6)
     store.close()
