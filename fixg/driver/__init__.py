@@ -262,7 +262,11 @@ def start(
     if lib.driver_path:
         command += ["--driver-lib", lib.driver_path]
     try:
-        process = subprocess.Popen(command, env=env, pass_fds=(ready_w, life_r), stdin=subprocess.DEVNULL)
+        # its own session: a Ctrl-C at the terminal goes to the process that started it, which
+        # stops it after its own shutdown (a FIX Logout may still need the driver); the lifeline
+        # ends it if that process dies
+        process = subprocess.Popen(command, env=env, pass_fds=(ready_w, life_r), stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
     except BaseException:
         for fd in (ready_r, ready_w, life_r, life_w):
             os.close(fd)
