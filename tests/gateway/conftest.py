@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from aeronfixtures import aeron_dir, aeron_library  # noqa: F401  (shared fixtures)
+
 
 @dataclass(frozen=True)
 class Certs:

@@ -352,21 +352,15 @@ def test_gateway_close_logs_out_initiated_sessions(tmp_path: Path) -> None:
 
 
 @pytest.mark.aeron
-def test_aeron_storage_backend_records_through_its_own_driver_and_archiver(tmp_path: Path) -> None:
+def test_aeron_storage_backend_records_through_its_own_driver_and_archiver(
+    aeron_library: object, aeron_dir: Path, tmp_path: Path
+) -> None:
     """backend = "aeron" with no driver running: the Gateway starts a media driver and an
-    archiver, stores through them, and stops both (removing the driver's directory)."""
-    import os
-    import uuid
-
-    from fixg.aeron.loader import load_library
+    archiver, stores through them, and stops both (the archiver process is gone, the driver's
+    directory removed)."""
     from fixg.archive.storage import Archive
-    from fixg.errors import AeronLibraryNotFoundError
+    from fixg.store.archive import ArchiveStoreFactory
 
-    try:
-        load_library()
-    except AeronLibraryNotFoundError as exc:
-        pytest.skip(f"libaeron not installed: {exc}")
-    aeron_dir = Path("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp") / f"fixg-test-gw-{uuid.uuid4().hex[:10]}"
     cfg = loads_config(f"""
 [gateway]
 accept_host = "127.0.0.1"
@@ -381,9 +375,14 @@ fsync = "never"
 "aeron.ipc.term.buffer.length" = "64k"
 {ACCEPTOR_GW_BANK}
 """)
+    processes = []
 
     async def scenario() -> None:
         async with Gateway(cfg) as gw:
+            factory = gw._factory
+            assert isinstance(factory, ArchiveStoreFactory) and factory.archiver is not None
+            assert factory.driver is not None
+            processes.extend([factory.archiver.process, factory.driver._process])
             queue = EventQueue()
             async with bank_initiator(gw.port, queue) as bank, FixClient.connect(gw) as client:
                 await bank.wait_logged_on(WAIT)
@@ -392,20 +391,16 @@ fsync = "never"
                 msg = await next_fix(queue, ev.MessageReceived)
                 assert msg.message.get(11) == b"o-1"
 
+    run(scenario())
+    assert len(processes) == 2 and all(p.poll() is not None for p in processes)  # both stopped and reaped
+    assert not aeron_dir.exists()
+    archive = Archive(tmp_path / "archive", readonly=True)
     try:
-        run(scenario())
-        assert not aeron_dir.exists()
-        archive = Archive(tmp_path / "archive", readonly=True)
-        try:
-            state = archive.sessions[str(gw_bank_key())]
-            assert state.next_sender == 4 and state.sent == 3  # Logon, the order, Logout
-            assert [n for n, _p, _d in archive.replay(str(gw_bank_key()), 1, state.seq_index, 2, 2)] == [2]
-        finally:
-            archive.close()
+        state = archive.sessions[str(gw_bank_key())]
+        assert state.next_sender == 4 and state.sent == 3  # Logon, the order, Logout
+        assert [n for n, _p, _d in archive.replay(str(gw_bank_key()), 1, state.seq_index, 2, 2)] == [2]
     finally:
-        import shutil
-
-        shutil.rmtree(aeron_dir, ignore_errors=True)
+        archive.close()
 
 
 def test_a_client_that_does_not_read_is_dropped_and_its_messages_kept(tmp_path: Path) -> None:
