@@ -13,10 +13,17 @@ A record is ``<I length><I crc32><q end position> payload`` (see :mod:`fixg.arch
 a *frames record* holds a block of the data stream's Aeron frames as they were in the log (the
 archiver's recordings, :meth:`Archive.record_block`), a *message record* one data record or
 index entry. At start-up every segment is scanned: the records are checked (length and CRC) and
-indexed; a torn record at the end of a recording's last segment (a crash mid-write: nothing but
-zeros after it) is truncated away and the catalog's stop position set from what is really
-there. Damage anywhere else is a :class:`~fixg.errors.StoreError`. Read-only opening (inspection tools) takes no lock and
-changes nothing: a torn tail is skipped.
+indexed. A torn record at the end of a recording's last segment is truncated away and the
+catalog's stop position set from what is really there, but only where a crash mid-write can
+have left it: the recording was still open (no stop time in the catalog) and the record is
+either cut short (its declared length, at most ``segment_length`` or 64 MiB if that is
+larger, runs past the end of the last segment) or fails its CRC with nothing but zeros after it. Damage anywhere else (a stopped
+recording, a length no writer could have declared, a missing segment file other than the
+last) is a :class:`~fixg.errors.StoreError` naming the file and byte. Read-only opening
+(inspection tools) takes no lock and changes nothing: a torn tail is skipped.
+
+The seqnum lookup maps each message to (recording id, end position): recordings can share a
+publication session id and positions (journal imports all start at 0), a recording id cannot.
 """
 
 from __future__ import annotations
@@ -64,6 +71,8 @@ _FRAMES = fmt.FRAMES_FLAG
 _MASK = fmt.LENGTH_MASK
 #: frames records read back, by (recording id, segment, file offset): a replay reads a block once
 _BLOCK_CACHE_SIZE = 8
+#: segment files kept open for reading (least recently used closed first)
+_READ_FDS = 64
 
 
 def _whole_frames(block: memoryview, limit: int) -> int:
@@ -182,7 +191,7 @@ class SessionState:
 
 _NO_STATE = SessionState("")  # a placeholder until record_block has found an entry
 
-#: (session key, direction, sequence index) -> seqnum -> (publication session id, end position)
+#: (session key, direction, sequence index) -> seqnum -> (recording id, end position)
 Lookup = dict[tuple[str, int, int], dict[int, tuple[int, int]]]
 
 
@@ -212,7 +221,7 @@ class Archive:
         self._lock_fd = -1
         self._next_id = 1
         self._last_sync = time.monotonic()
-        self._read_fds: dict[tuple[int, int], int] = {}
+        self._read_fds: OrderedDict[tuple[int, int], int] = OrderedDict()  # an LRU of _READ_FDS
         self._executor: ThreadPoolExecutor | None = None
         self._sync_future: Future[None] | None = None
         self._sync_targets: list[tuple[Recording, int]] = []
@@ -264,8 +273,9 @@ class Archive:
                 self.recordings[rec.id] = rec
                 self._next_id = max(self._next_id, rec.id + 1)
         changed = False
-        # index recordings first: data records then only fill in what the index lacks
-        ordered = sorted(self.recordings.values(), key=lambda r: (r.kind != "index", r.id))
+        # data recordings first: their entries are authoritative, and an index entry (publication
+        # session id, position) is resolved against the data recordings already scanned
+        ordered = sorted(self.recordings.values(), key=lambda r: (r.kind != "data", r.id))
         for rec in ordered:
             before = (rec.stop_position, rec.stop_time)
             self._scan_recording(rec)
@@ -277,31 +287,44 @@ class Archive:
 
     def _scan_recording(self, rec: Recording) -> None:
         position = rec.start_position
+        was_open = rec.stop_time is None  # only a recording open at a crash can end torn
         for i, seg in enumerate(rec.segments):
             path = self.root / segment_name(rec.id, seg)
+            last = i == len(rec.segments) - 1
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
-                if i == len(rec.segments) - 1 and not self.readonly:
-                    path.touch()
+                if not last:
+                    raise StoreError(f"{path}: missing (segment {seg} of recording {rec.id}; later ones exist)") from None
+                if not self.readonly:
+                    path.touch()  # created and cataloged, never written (never reopened for writing)
                     _fsync_dir(self.root)
                 data = b""
             offset = 0
             view = memoryview(data)
             while offset < len(data):
                 if offset + _HDR.size > len(data):
+                    if not (last and was_open):
+                        raise StoreError(f"{path}: a record header cut short at byte {offset} (recording "
+                                         f"{rec.id} {'stopped' if not was_open else 'open'}, segment {seg})")
                     break
                 length, check, pos = _HDR.unpack_from(data, offset)
                 frames = length & _FRAMES
                 length &= _MASK
                 end = offset + _HDR.size + length
                 if end > len(data):
+                    # a write cut short, or a damaged length field: only the first is a torn tail
+                    if not (last and was_open and length <= max(self.segment_length, 64 << 20)):
+                        raise StoreError(f"{path}: the record at byte {offset} declares {length} bytes, past the end "
+                                         f"of the file ({len(data) - offset - _HDR.size} follow; recording {rec.id} "
+                                         f"{'stopped' if not was_open else 'open'})")
                     break
                 payload = view[offset + _HDR.size : end]
                 if fmt.crc(pos, payload) != check:
-                    if data[end:].strip(b"\0"):  # records follow it: not a write cut short
+                    if data[end:].strip(b"\0") or not (last and was_open):  # not a write cut short
                         raise StoreError(f"{path}: corrupt record at byte {offset} ({len(data) - end} bytes "
-                                         "of the recording follow it)")
+                                         f"of the recording follow it; recording {rec.id} "
+                                         f"{'stopped' if not was_open else 'open'})")
                     break
                 if frames:
                     self._index_frames(rec, seg, offset, payload, pos)
@@ -311,7 +334,6 @@ class Archive:
                 position = pos
                 offset = end
             if offset < len(data):
-                last = i == len(rec.segments) - 1
                 if not last:
                     raise StoreError(f"{path}: corrupt record at byte {offset} (not at the end of the recording)")
                 torn = len(data) - offset
@@ -334,7 +356,12 @@ class Archive:
         if rec.kind == "index":
             e = fmt.decode_index(payload)
             rec.periods.add((e.key, e.seq_index))
-            self.lookup.setdefault((e.key, e.direction, e.seq_index), {})[e.seq_num] = (e.session_id, e.position)
+            # another publisher's entry: (publication session id, position) means the newest data
+            # recording of that session holding the position; none (yet): dropped, the data's own
+            # index covers it when the data arrives. Data-derived entries win.
+            target = self._resolve(e.session_id, e.position)
+            if target is not None:
+                self.lookup.setdefault((e.key, e.direction, e.seq_index), {}).setdefault(e.seq_num, (target, e.position))
             return
         try:
             kind, direction, seq_index, number, second, when, key = fmt.decode_data_header(payload)
@@ -361,8 +388,7 @@ class Archive:
             slot = self.lookup.get(slot_key)
             if slot is None:
                 slot = self.lookup[slot_key] = {}
-            if number not in slot:
-                slot[number] = (rec.session_id, position)
+            slot[number] = (rec.id, position)  # the last copy of a seqnum counts (like the journal)
             raw = key.encode()
             rec.hot[(raw, direction, seq_index)] = (state, slot)
             if rec.head is None:
@@ -396,12 +422,18 @@ class Archive:
     def _open_segment(self, rec: Recording, seg: int) -> None:
         if rec.fd >= 0:
             os.close(rec.fd)
+            rec.fd = -1
         path = self.root / segment_name(rec.id, seg)
-        rec.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        rec.size = os.fstat(rec.fd).st_size
-        if seg not in rec.segments:
-            rec.segments.append(seg)
-        _fsync_dir(self.root)
+        try:
+            # always a new file: recordings are never reopened for writing, so one that exists is
+            # left over from something else and is not appended to
+            rec.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+            rec.size = 0
+            if seg not in rec.segments:
+                rec.segments.append(seg)
+            _fsync_dir(self.root)
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from exc
 
     def append(self, rec: Recording, position: int, payload: bytes | memoryview) -> None:
         """Add one record (buffered until :meth:`flush`) and apply it."""
@@ -427,6 +459,11 @@ class Archive:
         the archiver is idle or before it answers a request, so the durable position does not
         wait for the index.
         """
+        if position != rec.stop_position:
+            # a gap (or an overlap): the frames would be filed under wrong positions. The archiver
+            # starts a new recording at a discontinuity, so this is a bug, not a stream event.
+            raise StoreError(f"{self.root}: recording {rec.id} ends at {rec.stop_position}, "
+                             f"not at {position} where the block starts")
         view = block if isinstance(block, memoryview) else memoryview(block)
         limit = self.segment_length
         while len(view):
@@ -487,7 +524,7 @@ class Archive:
         """
         offsets = rec.offsets
         hot = rec.hot
-        sid = rec.session_id
+        rid = rec.id
         head = rec.head
         hsize, hklen = (head.size, head.size - _DATA_SIZE) if head is not None else (1 << 62, -1)
         last_key: bytes | None = None  # the hot entry of the last MSG record: key, direction, seq index
@@ -541,8 +578,7 @@ class Archive:
                             continue
                         state, slot = entry
                         last_key, last_direction, last_seq_index = key, direction, seq_index
-                    if number not in slot:
-                        slot[number] = (sid, position)
+                    slot[number] = (rid, position)  # the last copy counts
                     if direction:
                         state.sent += 1
                         if number >= state.next_sender:
@@ -734,11 +770,16 @@ class Archive:
         if cached is not None:
             self._blocks.move_to_end(key)
             return cached
-        fd = self._read_fds.get((rec.id, seg))
+        fds = self._read_fds
+        fd = fds.get((rec.id, seg))
         try:
             if fd is None:
                 fd = os.open(self.root / segment_name(rec.id, seg), os.O_RDONLY)
-                self._read_fds[(rec.id, seg)] = fd
+                fds[(rec.id, seg)] = fd
+                if len(fds) > _READ_FDS:
+                    os.close(fds.popitem(last=False)[1])
+            else:
+                fds.move_to_end((rec.id, seg))
             head = os.pread(fd, _HDR.size, offset)
             if not head:
                 return None
@@ -757,10 +798,12 @@ class Archive:
             self._blocks.popitem(last=False)
         return pos, payload
 
-    def find(self, session_id: int, position: int) -> Recording | None:
+    def _resolve(self, session_id: int, position: int) -> int | None:
+        """The id of the newest data recording of publication session ``session_id`` that holds a
+        message ending at ``position`` (for index-stream entries)."""
         for rec in sorted(self.recordings.values(), key=lambda r: -r.id):
             if rec.kind == "data" and rec.session_id == session_id and position in rec.offsets:
-                return rec
+                return rec.id
         return None
 
     def replay(self, key: str, direction: int, seq_index: int, begin: int, end: int) -> Iterator[tuple[int, int, bytes]]:
@@ -770,10 +813,10 @@ class Archive:
         slot = self.lookup.get((key, direction, seq_index), {})
         nums = sorted(n for n in slot if n >= begin and (end == 0 or n <= end))
         for n in nums:
-            session_id, position = slot[n]
-            rec = self.find(session_id, position)
+            rec_id, position = slot[n]
+            rec = self.recordings.get(rec_id)
             if rec is None:
-                continue  # indexed but not (yet) recorded
+                continue  # its recording was purged
             payload = self.read(rec, position)
             if payload is None:
                 continue
@@ -828,22 +871,38 @@ class Archive:
         }  # fmt: skip
 
     def close(self) -> None:
-        try:
-            for rec in self.recordings.values():
-                if rec.fd >= 0:
-                    try:
-                        self._flush_one(rec)
-                        self._sync_one(rec)
-                    finally:
-                        os.close(rec.fd)
-                        rec.fd = -1
-        finally:
-            if self._executor is not None:
+        """Flush, fsync and close every recording, then the read fds and the lock: each step is
+        tried whatever failed before it; the first error is raised at the end."""
+        errors: list[BaseException] = []
+        for rec in self.recordings.values():
+            if rec.fd >= 0:
+                try:
+                    self._flush_one(rec)
+                    self._sync_one(rec)
+                except BaseException as exc:
+                    errors.append(exc)
+                try:
+                    os.close(rec.fd)
+                except OSError as exc:
+                    errors.append(StoreError(f"cannot close recording {rec.id} in {self.root}: {exc.strerror}"))
+                rec.fd = -1
+        if self._executor is not None:
+            try:
                 self._executor.shutdown(wait=True)
-                self._executor = None
+            except BaseException as exc:
+                errors.append(exc)
+            self._executor = None
         for fd in self._read_fds.values():
-            os.close(fd)
+            try:
+                os.close(fd)
+            except OSError as exc:
+                errors.append(exc)
         self._read_fds.clear()
         if self._lock_fd >= 0:
-            os.close(self._lock_fd)
+            try:
+                os.close(self._lock_fd)
+            except OSError as exc:
+                errors.append(exc)
             self._lock_fd = -1
+        if errors:
+            raise errors[0]

@@ -13,6 +13,7 @@ from archive.archive_util import archive_config_text
 from fixg.aeron import BackpressurePolicy, Client
 from fixg.archive import format as fmt
 from fixg.archive.service import ArchiverHandle, ArchiverSettings
+from fixg.archive.storage import Archive
 from fixg.cli import main
 from fixg.fix.codec import encode
 from fixg.fix.settings import SessionKey
@@ -145,3 +146,28 @@ def test_status_replay_and_purge_through_a_running_archiver(
         # purge: the recording still holds period 2, and is active: nothing goes
         assert main(["archive", "purge", "--config", str(config)]) == 0
         assert "deleted recordings: none" in capsys.readouterr().out
+
+
+def test_two_journal_imports_of_the_same_size_replay_their_own_messages(tmp_path: Path) -> None:
+    """Imports all use publication session 0 and positions from 0: a lookup by (session id,
+    position) would hand one session another's messages; the recording id tells them apart."""
+    keys = [SessionKey("FIX.4.4", "A", "B"), SessionKey("FIX.4.4", "C", "D")]
+    for n, key in enumerate(keys):
+        factory = JournalStoreFactory(tmp_path / f"journal-{n}", fsync="never")
+        try:
+            store = factory.create(key, 1_700_000_000.0)
+            for i in range(1, 4):  # the same sizes in both journals
+                store.append(Direction.OUTBOUND, i, fix(i, "D", f"{key.sender_comp_id}-{i}"), 1_700_000_000.0 + i)
+                store.next_sender_seq_num = i + 1
+        finally:
+            factory.close()
+        assert main(["journal", "export", "--journal", str(tmp_path / f"journal-{n}"),
+                     "--archive", str(tmp_path / "archive")]) == 0
+    for archive in (Archive(tmp_path / "archive", readonly=True), Archive(tmp_path / "archive")):
+        try:
+            assert len(archive.recordings) == 2
+            for key in keys:
+                got = [fmt.decode_data(p).payload for _n, _pos, p in archive.replay(str(key), fmt.DIR_OUT, 1, 1, 0)]
+                assert got == [fix(i, "D", f"{key.sender_comp_id}-{i}") for i in range(1, 4)], key
+        finally:
+            archive.close()

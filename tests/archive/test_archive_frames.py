@@ -5,6 +5,7 @@ block at the end. No media driver: this is the storage format alone."""
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -116,6 +117,15 @@ def test_a_full_segment_is_cut_at_a_frame_boundary_and_fragments_span_segments(t
         archive.close()
 
 
+def crashed(root: Path, rid: int) -> None:
+    """Make recording ``rid`` look like its archiver died while recording (no stop time)."""
+    catalog = json.loads((root / "catalog.json").read_text())
+    for r in catalog["recordings"]:
+        if r["id"] == rid:
+            r["stop_time"] = None
+    (root / "catalog.json").write_text(json.dumps(catalog))
+
+
 def test_a_torn_block_at_the_end_is_truncated_and_the_rest_replays(tmp_path: Path) -> None:
     rid, end = record(tmp_path, 3000, 64 << 20)
     last = tmp_path / segment_name(rid, 0)
@@ -123,6 +133,10 @@ def test_a_torn_block_at_the_end_is_truncated_and_the_rest_replays(tmp_path: Pat
     torn = frames(data(201, b"torn" * 100), 1024)
     with open(last, "ab") as fh:  # a block whose write never completed
         fh.write(fmt.SEGMENT_HEADER.pack(len(torn) | fmt.FRAMES_FLAG, 0, end + len(torn)) + torn[:100])
+    with pytest.raises(StoreError, match=r"rec-00000001-000000.seg: the record at byte \d+ declares .* stopped"):
+        Archive(tmp_path)  # a stopped recording cannot end torn: that is damage
+    assert last.stat().st_size == whole + fmt.SEGMENT_HEADER.size + 100  # and nothing was changed
+    crashed(tmp_path, rid)
     archive = Archive(tmp_path)
     try:
         assert archive.torn_bytes_truncated == fmt.SEGMENT_HEADER.size + 100
@@ -131,6 +145,32 @@ def test_a_torn_block_at_the_end_is_truncated_and_the_rest_replays(tmp_path: Pat
         assert len(list(archive.replay(KEY.decode(), 1, 1, 1, 0))) == 200
     finally:
         archive.close()
+
+
+def test_a_flipped_length_bit_in_a_stopped_recording_is_an_error_not_a_torn_tail(tmp_path: Path) -> None:
+    rid, _end = record(tmp_path, 3000, 64 << 20)
+    path = tmp_path / segment_name(rid, 0)
+    raw = bytearray(path.read_bytes())
+    raw[2] ^= 0x10  # the first record's length + 1 MiB: it seems to run past the end of the file
+    path.write_bytes(bytes(raw))
+    for readonly in (True, False):
+        with pytest.raises(StoreError, match=r"rec-00000001-000000.seg: the record at byte 0 declares .* stopped"):
+            Archive(tmp_path, readonly=readonly)
+    assert path.read_bytes() == raw  # nothing truncated
+    raw[2] ^= 0x10
+    raw[3] ^= 0x10  # + 256 MiB: no writer declares that, even in a recording open at a crash
+    path.write_bytes(bytes(raw))
+    crashed(tmp_path, rid)
+    with pytest.raises(StoreError, match=r"rec-00000001-000000.seg: the record at byte 0 declares .* open"):
+        Archive(tmp_path)
+    assert path.read_bytes() == raw
+
+
+def test_a_missing_segment_before_the_last_is_an_error(tmp_path: Path) -> None:
+    rid, _end = record(tmp_path, 3000, 100_000)
+    (tmp_path / segment_name(rid, 1)).unlink()
+    with pytest.raises(StoreError, match=r"rec-00000001-000001.seg: missing"):
+        Archive(tmp_path, readonly=True)
 
 
 def test_a_damaged_block_in_the_middle_is_an_error_not_a_silent_gap(tmp_path: Path) -> None:
