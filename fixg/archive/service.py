@@ -6,8 +6,17 @@ cycles, never a busy spin)::
     poll the data and index subscriptions -> a frames record per data block, a message record
                                               per index entry (buffered) in their recordings
     flush (one write per recording) and fsync per policy -> advance the recorded-position counters
+    publish the recorded-position and bytes counters (each cycle; a counter is written only on change)
     poll the control subscription -> answer requests; run replays in batches of replay_fragment_limit
-    idle: index a recorded block; every 100 ms: the heartbeat counter, the bytes counters
+    idle: index a recorded block (and always while more than INDEX_BACKLOG_LIMIT bytes wait)
+    every 100 ms: the heartbeat counter, closing reply publications nobody uses any more
+
+Between cycles the loop idles with the ``backoff`` strategy, or with ``replay_idle_strategy``
+while replays are in progress. A request that cannot be read, or fails, is answered with an
+ERROR reply (or ignored if it cannot be decoded): it never stops the archiver. Replies go out
+through one queue per reply publication, so a requester that stopped reading delays only its
+own replies (dropped after RESPONSE_CONNECT_TIMEOUT_S), and a replay that makes no progress for
+that long is dropped.
 
 Run it with ``fixg archive serve --config FILE``, or let the Gateway spawn it
 (:func:`spawn`); ``python -m fixg.archive._child --settings JSON`` is what is spawned. A
@@ -52,6 +61,10 @@ DATA_BLOCK_LIMIT = 256 << 10
 INDEX_BACKLOG_LIMIT = 64 << 20
 _FRAME_TERM_OFFSET = struct.Struct("<i")  # at byte 8
 RESPONSE_CONNECT_TIMEOUT_S = 5.0
+#: a reply publication with nothing queued, no replay, no subscriber and no use for this long is closed
+RESPONSE_IDLE_CLOSE_S = 5.0
+#: blocks polled from the other images when an image goes away, before its recording is stopped
+GONE_DRAIN_POLLS = 8
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,7 @@ class _Replay:
         self.held: bytes | None = None
         self.count = 0
         self.done = False
+        self.progress = time.monotonic()  # when a message last went out
 
 
 class Archiver:
@@ -139,7 +153,10 @@ class Archiver:
             )  # fmt: skip
             self.control_sub = self.client.add_subscription(s.control_channel, s.control_stream_id)
             self._responses: dict[int, ExclusivePublication] = {}
-            self._outbox: deque[tuple[ExclusivePublication, bytes, float]] = deque()
+            self._response_used: dict[int, float] = {}  # reply stream id -> last use (monotonic)
+            #: replies waiting for their publication (back-pressured or not connected yet), one
+            #: queue per reply stream: (data, deadline)
+            self._outbox: dict[int, deque[tuple[bytes, float]]] = {}
             self._replays: list[_Replay] = []
             self.heartbeat = self.client.add_counter(
                 fmt.HEARTBEAT_COUNTER_TYPE, f"fixg archiver heartbeat pid={os.getpid()} dir={s.archive_dir}",
@@ -169,7 +186,8 @@ class Archiver:
         rec = self._active.get((stream_id, session_id))
         if rec is None:
             kind = "data" if stream_id == self.settings.data_stream_id else "index"
-            start = self._joins.get((stream_id, session_id), position - length)
+            # a data recording starts where its first block does (a frames record is filed by position)
+            start = position if kind == "data" else self._joins.get((stream_id, session_id), position - length)
             rec = self.archive.start_recording(kind, stream_id, session_id, self.settings.archive_channel, start)
             self._active[(stream_id, session_id)] = rec
             if kind == "data":
@@ -201,6 +219,13 @@ class Archiver:
         term_offset = _FRAME_TERM_OFFSET.unpack_from(block, 8)[0]
         position = ((term_id - info.initial_term_id) << info.position_bits_to_shift) + term_offset
         rec = self._active.get((stream_id, session_id))
+        if rec is not None and rec.stop_position != position:
+            # a discontinuity (a new image of the same session id): a new recording from here; the
+            # Gateway sees a new recorded-position counter and republishes what is unrecorded
+            log.warning("archiver: data from session %d at %d, recording %d ends at %d: a new recording",
+                        session_id, position, rec.id, rec.stop_position)
+            self._stop_recording((stream_id, session_id))
+            rec = None
         if rec is None:
             rec = self._recording(stream_id, session_id, position, 0)
         self.archive.record_block(rec, block, position)
@@ -245,37 +270,71 @@ class Archiver:
         if pub is None or pub.is_closed:
             pub = self.client.add_exclusive_publication(self.settings.control_channel, stream_id)
             self._responses[stream_id] = pub
+        self._response_used[stream_id] = time.monotonic()
         return pub
 
     def _send(self, pub: ExclusivePublication, data: bytes) -> None:
-        if self._outbox or pub.try_offer(data) < 0:
-            self._outbox.append((pub, data, time.monotonic() + RESPONSE_CONNECT_TIMEOUT_S))
+        queue = self._outbox.get(pub.stream_id)
+        if queue or pub.try_offer(data) < 0:
+            if queue is None:
+                queue = self._outbox[pub.stream_id] = deque()
+            queue.append((data, time.monotonic() + RESPONSE_CONNECT_TIMEOUT_S))
 
     def _drain_outbox(self) -> int:
         work = 0
-        while self._outbox:
-            pub, data, deadline = self._outbox[0]
-            if pub.try_offer(data) > 0:
-                self._outbox.popleft()
-                work += 1
-            elif time.monotonic() > deadline:
-                log.warning("archiver: dropping a response nobody reads (stream %d)", pub.stream_id)
-                self._outbox.popleft()
+        for stream_id, queue in list(self._outbox.items()):
+            pub = self._responses.get(stream_id)
+            while queue and pub is not None:
+                data, deadline = queue[0]
+                if pub.try_offer(data) > 0:
+                    queue.popleft()
+                    work += 1
+                elif time.monotonic() > deadline:
+                    log.warning("archiver: dropping %d replies nobody reads (stream %d)", len(queue), stream_id)
+                    queue.clear()  # the requester is gone: the rest would wait as long each
+                else:
+                    break
+            if not queue or pub is None:
+                del self._outbox[stream_id]
             else:
-                break
+                self._response_used[stream_id] = time.monotonic()
         return work
+
+    def _close_idle_responses(self, now: float) -> None:
+        """Close the reply publications of requesters that are gone (a ``fixg archive`` run each):
+        nothing queued, no replay, nobody subscribed, unused for RESPONSE_IDLE_CLOSE_S. The
+        Gateway's stays: its subscription keeps it connected."""
+        busy = {job.pub.stream_id for job in self._replays}
+        for stream_id, pub in list(self._responses.items()):
+            if stream_id in self._outbox or stream_id in busy:
+                continue
+            if now - self._response_used.get(stream_id, 0.0) < RESPONSE_IDLE_CLOSE_S:
+                continue
+            if not pub.is_closed and pub.is_connected:
+                continue
+            del self._responses[stream_id]
+            self._response_used.pop(stream_id, None)
+            try:
+                pub.close()
+            except AeronError as exc:
+                log.warning("archiver: closing the reply publication of stream %d: %s", stream_id, exc)
 
     def _on_control(self, buffer: memoryview, header: Header) -> None:
         self.archive.index_deferred()  # every request sees everything recorded
         try:
             op, corr, stream, body = fmt.decode_request(buffer)
-        except (ValueError, TypeError) as exc:
-            log.warning("archiver: ignoring an unreadable control request: %s", exc)
+        except Exception as exc:  # struct.error, ValueError, ...: whatever a stray message causes
+            log.warning("archiver: ignoring an unreadable control request (%d bytes): %s", len(buffer), exc)
             return
-        pub = self._response_pub(stream)
+        try:
+            pub = self._response_pub(stream)
+        except Exception as exc:
+            log.warning("archiver: no reply publication on stream %d for request %d: %s", stream, corr, exc)
+            return
         try:
             reply = self._handle(op, corr, pub, body)
-        except (StoreError, KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # a request that fails is answered, the archiver goes on
+            log.warning("archiver: request %s (%d) failed: %s", op, corr, exc)
             self._send(pub, fmt.encode_reply(fmt.Reply.ERROR, corr, {"error": str(exc), "code": "failed"}))
             return
         if reply is not None:
@@ -335,27 +394,39 @@ class Archiver:
     def _run_replays(self) -> int:
         work = 0
         limit = self.settings.replay_fragment_limit
+        now = time.monotonic()
         for job in list(self._replays):
             sent = 0
-            while sent < limit:
-                data = job.held
-                if data is None:
-                    data = next(job.items, None)
+            try:
+                while sent < limit:
+                    data = job.held
                     if data is None:
-                        job.done = True
+                        data = next(job.items, None)
+                        if data is None:
+                            job.done = True
+                            break
+                    if job.pub.try_offer(data) < 0:
+                        job.held = data
                         break
-                if job.pub.try_offer(data) < 0:
-                    job.held = data
-                    break
-                job.held = None
-                job.count += 1
-                sent += 1
+                    job.held = None
+                    job.count += 1
+                    sent += 1
+            except Exception as exc:  # reading the archive (StoreError), the publication (AeronError)
+                log.warning("archiver: replay %d failed after %d messages: %s", job.correlation_id, job.count, exc)
+                self._replays.remove(job)
+                self._send(job.pub, fmt.encode_reply(fmt.Reply.ERROR, job.correlation_id,
+                                                     {"error": f"the replay failed: {exc}", "code": "failed"}))
+                continue
             work += sent
+            if sent:
+                job.progress = now
             if job.done:
                 self._send(job.pub, fmt.encode_replay_end(job.correlation_id, job.count))
                 self._replays.remove(job)
-        if self._replays and work == 0:
-            self._replay_idle.idle(0)
+            elif now - job.progress > RESPONSE_CONNECT_TIMEOUT_S:
+                log.warning("archiver: dropping replay %d: nobody has read it for %.0f s (stream %d)",
+                            job.correlation_id, RESPONSE_CONNECT_TIMEOUT_S, job.pub.stream_id)
+                self._replays.remove(job)
         return work
 
     # -- loop --------------------------------------------------------------------------
@@ -367,18 +438,24 @@ class Archiver:
         self._publish_positions()
         while self._gone:
             key = self._gone.popleft()
-            if key[0] == self.settings.data_stream_id:
-                while self.data_sub.block_poll(self._on_data_block, DATA_BLOCK_LIMIT):
-                    self.archive.flush()
-            else:
-                while self.index_sub.poll(self._on_index, self.settings.fragment_limit):
-                    self.archive.flush()
+            # what the gone image still had: a few polls (the other images' traffic must not
+            # keep this loop going); a block of it that comes later starts a new recording
+            for _ in range(GONE_DRAIN_POLLS):
+                if key[0] == self.settings.data_stream_id:
+                    polled = self.data_sub.block_poll(self._on_data_block, DATA_BLOCK_LIMIT)
+                else:
+                    polled = self.index_sub.poll(self._on_index, self.settings.fragment_limit)
+                if not polled:
+                    break
+                self.archive.flush()
             self._stop_recording(key)
             self._publish_positions()
-        if not work or self.archive.unindexed > INDEX_BACKLOG_LIMIT:
-            # idle (or busy for long): index what was recorded, a block per cycle, so that
-            # recording never waits long for the index (a block of DATA_BLOCK_LIMIT is about a
-            # millisecond of work) and a stream that never pauses is indexed all the same
+        # index what was recorded: a block per idle cycle, so that recording never waits long for
+        # the index (a block of DATA_BLOCK_LIMIT is about a millisecond of work), and whatever it
+        # takes, busy or not, to keep at most INDEX_BACKLOG_LIMIT bytes unindexed
+        while self.archive.unindexed > INDEX_BACKLOG_LIMIT:
+            work += 1 + self.archive.index_deferred(1)
+        if not work:
             work += self.archive.index_deferred(1)
         work += self.control_sub.poll(self._on_control, 16)
         work += self._drain_outbox()
@@ -386,23 +463,27 @@ class Archiver:
         return work
 
     def run(self, ready: Any = None) -> None:
-        last_beat = 0.0
-        if ready is not None:
-            ready(self)
-        orphaned_at: float | None = None
-        while not self._stop:
-            work = self.do_work()
-            now = time.monotonic()
-            if now - last_beat >= HEARTBEAT_INTERVAL_S:
-                last_beat = now
-                self.heartbeat.value = int(time.time() * 1000)
-                if orphaned_at is None and self._parent_gone():
-                    log.warning("archiver: the parent process is gone; recording what is left, then exiting")
-                    orphaned_at = now
-            if orphaned_at is not None and (work == 0 and now - orphaned_at > 0.3 or now - orphaned_at > 5.0):
-                break
-            self._idle.idle(work)
-        self.close()
+        try:
+            last_beat = 0.0
+            if ready is not None:
+                ready(self)
+            orphaned_at: float | None = None
+            while not self._stop:
+                work = self.do_work()
+                now = time.monotonic()
+                if now - last_beat >= HEARTBEAT_INTERVAL_S:
+                    last_beat = now
+                    self.heartbeat.value = int(time.time() * 1000)
+                    self._close_idle_responses(now)
+                    if orphaned_at is None and self._parent_gone():
+                        log.warning("archiver: the parent process is gone; recording what is left, then exiting")
+                        orphaned_at = now
+                if orphaned_at is not None and (work == 0 and now - orphaned_at > 0.3 or now - orphaned_at > 5.0):
+                    break
+                # replay_idle_strategy: how the loop waits between cycles while replays run
+                (self._replay_idle if self._replays else self._idle).idle(work)
+        finally:
+            self.close()
 
     def _parent_gone(self) -> bool:
         fd = self._parent_fd
@@ -484,6 +565,9 @@ def spawn(settings: ArchiverSettings, *, timeout_s: float = 10.0) -> ArchiverHan
             [sys.executable, "-m", "fixg.archive._child", "--settings", json.dumps(asdict(settings)),
              "--parent-fd", str(parent_r)],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, pass_fds=(parent_r,), env=env,
+            # not in the parent's process group: a Ctrl-C there must not stop the archiver before the
+            # parent has logged its sessions out (and recorded it); the pipe ends it with the parent
+            start_new_session=True,
         )  # fmt: skip
     except OSError:
         os.close(parent_w)

@@ -263,3 +263,20 @@ def test_a_loop_turn_of_stores_is_published_as_one_batch_at_its_end(
             await factory.aclose()
 
     run(scenario())
+
+
+def test_a_malformed_control_message_does_not_stop_the_archiver(
+    settings: ArchiverSettings, archivers: Callable[..., ArchiverHandle]
+) -> None:
+    archiver = archivers(settings)
+    with Client(settings.aeron_dir, backpressure=PATIENT) as c:
+        control = c.add_exclusive_publication("aeron:ipc", 100)
+        deadline = time.monotonic() + 10
+        while not control.is_connected:
+            assert time.monotonic() < deadline, "the archiver does not subscribe to the control stream"
+            time.sleep(0.002)
+        control.offer(b"\x01\x02")  # too short for a request header (struct.error)
+        control.offer(b"\xff" * 40)  # garbage of a plausible length
+        ac = ArchiveClient(c, "aeron:ipc", 100, 7400)
+        assert ac.request(fmt.Op.PING)["pid"] == archiver.pid
+        assert archiver.is_alive()
