@@ -3,6 +3,7 @@ and the QuickFIX peer (its threaded initiator and acceptor in this process)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -14,6 +15,12 @@ ORDER: list[tuple[int, bytes]] = [
     (38, b"100"), (40, b"2"), (44, b"101.25"),
 ]  # fmt: skip
 WARM_UP = 500
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far, from /proc (clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 TIMEOUT = 120.0  # seconds any one burst or round trip may take before the run fails
 
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from fixg import FixClient, driver, load_config  # noqa: E402
 
-from _common import QuickFixBench, percentile  # noqa: E402
+from _common import QuickFixBench, cpu_seconds, percentile  # noqa: E402
 from gateway import FixgBench, run_rounds  # noqa: E402
 
 DRIVER_PROPERTIES = {
@@ -51,13 +51,6 @@ DRIVER_PROPERTIES = {
     "aeron.shared.idle.strategy": "backoff",
     "aeron.term.buffer.sparse.file": "true",
 }
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 class AeronBench(FixgBench):

@@ -49,6 +49,8 @@ from fixg.store.archive import ArchiveStoreFactory  # noqa: E402
 from fixg.store.base import Direction  # noqa: E402
 from fixg.store.journal import JournalStoreFactory  # noqa: E402
 
+from _common import cpu_seconds  # noqa: E402
+
 KEY = SessionKey("FIX.4.4", "GW", "BANK")
 
 
@@ -80,12 +82,6 @@ def bench_journal(root: Path, fsync: str, msgs: list[bytes]) -> dict[str, float]
             "replayed_per_s": n / replay}
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far, from /proc (clock-tick resolution)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def bench_archive(aeron_dir: str, driver_pid: int, root: Path, fsync: str, msgs: list[bytes]) -> dict[str, float]:
     cfg = loads_config(f"""
 [storage]
@@ -105,7 +101,7 @@ archive_buffer_limit = 10000000
             await asyncio.sleep(0.001)
         assert factory.archiver is not None
         others = (factory.archiver.pid, driver_pid)
-        o0 = sum(process_cpu(pid) for pid in others)
+        o0 = sum(cpu_seconds(pid) for pid in others)
         t0, c0 = time.perf_counter(), time.process_time()
         for i, m in enumerate(msgs, 1):
             store.append(Direction.OUTBOUND, i, m, time.time())
@@ -117,7 +113,7 @@ archive_buffer_limit = 10000000
             await asyncio.sleep(0.0005)
         wall = time.perf_counter() - t0
         factory.control.request(fmt.Op.STATUS)  # the archiver indexes what it recorded before it answers
-        other = sum(process_cpu(pid) for pid in others) - o0
+        other = sum(cpu_seconds(pid) for pid in others) - o0
         r0 = time.perf_counter()
         n = sum(1 for _ in store.read_range(Direction.OUTBOUND, 1, 0))
         replay = time.perf_counter() - r0

@@ -317,11 +317,11 @@ async def run_rounds(contenders: list[tuple[str, Any]], args: argparse.Namespace
     started: list[Any] = []
     try:
         for _, bench in contenders:
+            started.append(bench)  # stopped below even if it fails half-way through starting
             if isinstance(bench, FixgBench):
                 await bench.start()
             else:
                 bench.start()
-            started.append(bench)
         for r in range(args.rounds):
             for name, bench in contenders:
                 rates, rtts = results[name]
@@ -337,10 +337,13 @@ async def run_rounds(contenders: list[tuple[str, Any]], args: argparse.Namespace
             await after()
     finally:
         for bench in reversed(started):
-            if isinstance(bench, FixgBench):
-                await bench.stop()
-            else:
-                bench.stop()
+            try:
+                if isinstance(bench, FixgBench):
+                    await bench.stop()
+                else:
+                    bench.stop()
+            except Exception as exc:  # the others are stopped all the same
+                print(f"  stopping {type(bench).__name__} failed: {exc!r}", file=sys.stderr, flush=True)
     return results
 
 
