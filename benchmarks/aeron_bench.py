@@ -31,11 +31,14 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from fixg import driver
-from fixg.aeron import Client, Header
-from fixg.aeron.loader import load_library
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fixg import driver  # noqa: E402
+from fixg.aeron import Client, Header  # noqa: E402
+from fixg.aeron.loader import load_library  # noqa: E402
 
 CHANNEL = "aeron:ipc"
 BURST = 256
