@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import os
 import random
 import struct
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fixg.errors import AeronError, DriverError, FixError, TransportError
 from fixg.transport import protocol as p
@@ -117,10 +118,6 @@ class AdaptiveIdle:
         if isinstance(strategy, YieldingIdleStrategy):
             return cls(spin_s=forever)
         return cls(spin_s=forever, min_sleep=0.0, max_sleep=0.0)
-
-    def reset(self) -> None:
-        self._last_work = time.monotonic()
-        self._sleep = self.min_sleep
 
     async def idle(self, work: int) -> None:
         if work > 0:
@@ -358,6 +355,31 @@ def _client_failed(client: Client, aeron_dir: str, timeout_ms: int) -> str:
     return ""
 
 
+_T = TypeVar("_T")
+
+
+async def _in_thread(fn: Callable[..., _T], *args: Any, undo: Callable[[_T], None] | None = None) -> _T:
+    """``fn(*args)`` in a worker thread. Cancelling the caller cannot stop a call inside
+    libaeron, so the thread's work is shielded: a cancelled caller still waits until the thread
+    is done (nothing may close the Aeron client under it), undoes what it produced with
+    ``undo``, then is cancelled."""
+    future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            try:
+                await asyncio.wait([future])
+            except asyncio.CancelledError:
+                continue
+        if undo is not None and not future.cancelled() and future.exception() is None:
+            try:
+                undo(future.result())
+            except (FixError, OSError) as exc:
+                log.debug("undoing %s after a cancellation: %s", getattr(fn, "__name__", fn), exc)
+        raise
+
+
 def _close_quietly(obj: Any, what: str) -> None:
     if obj is None:
         return
@@ -388,6 +410,8 @@ class AeronGatewayTransport:
         self._links: dict[int, AeronLink] = {}
         self._task: asyncio.Task[None] | None = None
         self._driver: DriverHandle | None = None
+        #: this gateway launched the media driver, so it relaunches it (even after a failed try)
+        self._owns_driver = False
         self._opening: set[asyncio.Task[None]] = set()
         self.state = "DOWN"
         self.down_reason = "not started"
@@ -399,7 +423,7 @@ class AeronGatewayTransport:
 
     async def start(self) -> None:
         if not _driver_alive(self.config):
-            self._launch_driver()
+            await self._launch_driver()
         await self._connect()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="fixg aeron gateway poller")
 
@@ -420,21 +444,27 @@ class AeronGatewayTransport:
         if driver is not None:
             await asyncio.to_thread(driver.stop)
 
-    def _launch_driver(self) -> None:
+    async def _launch_driver(self) -> None:
+        """Launch the embedded driver (in a thread: it spawns and waits for the driver)."""
         from fixg import driver
 
         a = self.config.aeron
         log.info("no media driver alive in %s: launching the embedded driver", self._aeron_dir)
-        self._driver = driver.start(a.properties, aeron_dir=self._aeron_dir, properties_file=a.properties_file)
+        self._owns_driver = True
+        start = functools.partial(driver.start, a.properties, aeron_dir=self._aeron_dir, properties_file=a.properties_file)
+        self._driver = await _in_thread(start, undo=lambda d: d.stop())
 
     async def _connect(self) -> None:
         t = self.config.transport
-        client = await asyncio.to_thread(_new_client, self.config, f"fixg gateway {self.config.gateway.name}")
+        client = await _in_thread(
+            _new_client, self.config, f"fixg gateway {self.config.gateway.name}", undo=lambda c: c.close()
+        )
         try:
-            self._sub = await asyncio.to_thread(client.add_subscription, t.channel, t.command_stream_id)
+            sub = await _in_thread(client.add_subscription, t.channel, t.command_stream_id, undo=lambda s: s.close())
         except BaseException:
             client.close()
             raise
+        self._sub = sub
         self._client = client
         self.state = "UP"
         self.down_reason = ""
@@ -447,13 +477,19 @@ class AeronGatewayTransport:
         _close_quietly(sub, "the command subscription")
         _close_quietly(client, "the aeron client")
 
-    def _go_down(self, reason: str) -> None:
+    async def _go_down(self, reason: str) -> None:
         log.error("aeron transport down: %s; FIX sessions stay up, clients will reconnect", reason)
         self.state = "DOWN"
         self.down_reason = reason
         for link in list(self._links.values()):
             link.fail(f"transport down: {reason}")
         self._links.clear()
+        # No worker thread may be inside the client (adding a publication) when it is closed.
+        opening = list(self._opening)
+        for task in opening:
+            task.cancel()
+        if opening:
+            await asyncio.gather(*opening, return_exceptions=True)
         self._disconnect()
 
     # -- polling --
@@ -478,14 +514,22 @@ class AeronGatewayTransport:
             except TransportError:
                 pass
             except AeronError as exc:
-                self._go_down(f"aeron error: {exc}")
+                await self._go_down(f"aeron error: {exc}")
+                continue
+            except Exception as exc:
+                log.exception("aeron transport: the poller failed")
+                await self._go_down(f"poller failed: {type(exc).__name__}: {exc}")
                 continue
             now = loop.time()
             if now >= next_check:
                 next_check = now + check_every
-                reason = _client_failed(self._client, self._aeron_dir, self.config.aeron.driver_timeout_ms)
+                try:
+                    reason = _client_failed(self._client, self._aeron_dir, self.config.aeron.driver_timeout_ms)
+                except Exception as exc:
+                    log.exception("aeron transport: checking the aeron client failed")
+                    reason = f"checking the aeron client failed: {type(exc).__name__}: {exc}"
                 if reason:
-                    self._go_down(reason)
+                    await self._go_down(reason)
                     continue
             await idle.idle(work)
 
@@ -494,12 +538,13 @@ class AeronGatewayTransport:
             driver = self._driver
             if driver is not None and driver.returncode is not None:
                 log.warning("the media driver this gateway launched exited (%s): relaunching it", driver.returncode)
-                await asyncio.to_thread(driver.stop)
                 self._driver = None
+                await _in_thread(driver.stop)
+            if self._owns_driver and self._driver is None and not _driver_alive(self.config):
                 try:
-                    self._launch_driver()
+                    await self._launch_driver()
                 except FixError as exc:
-                    log.error("relaunching the media driver failed: %s", exc)
+                    log.error("relaunching the media driver failed (trying again): %s", exc)
             if _driver_alive(self.config):
                 try:
                     await self._connect()
@@ -539,7 +584,7 @@ class AeronGatewayTransport:
             return
         channel = channel_with_session_id(t.channel, link.link_id & 0x7FFFFFFF)
         try:
-            pub = await asyncio.to_thread(client.add_exclusive_publication, channel, t.event_stream_id)
+            pub = await _in_thread(client.add_exclusive_publication, channel, t.event_stream_id, undo=lambda q: q.close())
         except FixError as exc:
             log.error("%s: cannot add the event publication %s: %s", link.name, channel, exc)
             link.fail(f"cannot add the event publication: {exc}")
@@ -581,7 +626,7 @@ class AeronGatewayTransport:
             "down_reason": self.down_reason,
             "aeron_dir": self._aeron_dir,
             "driver_heartbeat_age_ms": client.driver_heartbeat_age_ms() if client is not None else None,
-            "driver_launched_by_gateway": self._driver is not None,
+            "driver_launched_by_gateway": self._owns_driver,
             "reconnects": self.reconnects,
             "command_images": images,
             "unknown_link_frames": self.unknown_link_frames,
@@ -618,14 +663,19 @@ class AeronClientConnector:
             raise TransportError(f"no media driver alive in {self._aeron_dir}")
         t = self.config.transport
         link_id = random.SystemRandom().randrange(1, 0x7FFFFFFF)
-        client = await asyncio.to_thread(_new_client, self.config, f"fixg client {name}")
+        client = await _in_thread(_new_client, self.config, f"fixg client {name}", undo=lambda c: c.close())
+        sub: Subscription | None = None
         try:
-            sub = await asyncio.to_thread(
-                client.add_subscription, channel_with_session_id(t.channel, link_id), t.event_stream_id
+            sub = await _in_thread(
+                client.add_subscription, channel_with_session_id(t.channel, link_id), t.event_stream_id,
+                undo=lambda s: s.close(),
+            )  # fmt: skip
+            pub = await _in_thread(
+                client.add_exclusive_publication, t.channel, t.command_stream_id, undo=lambda q: q.close()
             )
-            pub = await asyncio.to_thread(client.add_exclusive_publication, t.channel, t.command_stream_id)
         except BaseException:
-            client.close()
+            _close_quietly(sub, "the event subscription")
+            _close_quietly(client, "the aeron client")
             raise
         link = AeronLink(f"{name} -> gateway", link_id, **_link_options(self.config))
         link.publication = pub
@@ -641,10 +691,17 @@ class AeronClientConnector:
         return link
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
+        task = self._task
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        self.close()
+
+    def close(self) -> None:
+        """Close the link and the Aeron objects now (the poller, cancelled, polls no more)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
         link, self._link = self._link, None
         if link is not None:
             link.close()
@@ -682,11 +739,6 @@ class AeronClientConnector:
             link.fail(f"transport down: {exc}")
         except TransportError:
             return
-
-    def status(self) -> dict[str, Any]:
-        link = self._link
-        return {
-            "aeron_dir": self._aeron_dir,
-            "link_id": link.link_id if link is not None else None,
-            "pid": os.getpid(),
-        }
+        except Exception as exc:
+            log.exception("%s: the poller failed", link.name)
+            link.fail(f"poller failed: {type(exc).__name__}: {exc}")
