@@ -90,6 +90,9 @@ class _InprocConnector:
     async def open(self, name: str) -> _Link:
         return self.gateway.connect_inproc(name)
 
+    def close(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None
 
@@ -137,6 +140,8 @@ class FixClient:
         self._liveness = config.transport.liveness_timeout_ms / 1000.0
         self._last_heard = 0.0
         self._endpoint: _Link | None = None
+        #: the link that got its Welcome: only its loss means "reconnect"
+        self._established: _Link | None = None
         #: sessions this client owns and claims back after a reconnection
         self.owned: set[int] = set()
         self.transport_state = "DOWN"
@@ -167,29 +172,35 @@ class FixClient:
         try:
             await self._open()
         except BaseException:
-            await self._connector.aclose()
+            await self.aclose()  # nothing of this client keeps running
             raise
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._heartbeat(), name=f"fixg client {self.name} hb"))
+        self._track(loop.create_task(self._heartbeat(), name=f"fixg client {self.name} hb"))
         return self
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        """Keep ``task`` for aclose() to cancel, forgetting those already done."""
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(task)
 
     async def _open(self) -> None:
         """Open a link, say Hello, and start reading it."""
-        self._endpoint = await self._connector.open(self.name)
+        endpoint = self._endpoint = await self._connector.open(self.name)
         self._received = 0
         loop = asyncio.get_running_loop()
         self._last_heard = loop.time()
-        reader = loop.create_task(self._read(self._endpoint), name=f"fixg client {self.name}")
-        self._tasks.append(reader)
+        self._track(loop.create_task(self._read(endpoint), name=f"fixg client {self.name}"))
         try:
             welcome = await self._request(p.Hello(
                 self.name, p.PROTOCOL_VERSION, int(self._hb_interval * 1000),
                 self.client_id, self.gateway_epoch,
             ))  # fmt: skip
         except BaseException:
-            self._endpoint.close()
+            # Never established: its reader ends quietly (the caller decides what next).
+            endpoint.close()
             raise
         assert isinstance(welcome, p.Welcome)
+        self._established = endpoint
         self.client_id = welcome.client_id
         self.gateway_name = welcome.gateway_name
         self.gateway_epoch = welcome.gateway_epoch
@@ -202,8 +213,13 @@ class FixClient:
         self._closed = True
         endpoint = self._endpoint
         if endpoint is not None and not endpoint.closed:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 1.0
             try:
                 await asyncio.wait_for(endpoint.send(p.encode(p.Goodbye(self.client_id, self._received))), 1.0)
+                # Under backpressure = "queue" the Goodbye may only be queued: let it go out.
+                while getattr(endpoint, "queued", 0) and not endpoint.closed and loop.time() < deadline:
+                    await asyncio.sleep(0.005)
             except (TransportError, asyncio.TimeoutError):
                 pass
             endpoint.close()
@@ -229,6 +245,7 @@ class FixClient:
             task.cancel()
         if self._endpoint is not None:
             self._endpoint.close()
+        self._connector.close()  # the Aeron client and subscription too
         self._fail_all("client abandoned")
         self._events.put_nowait(_END)
 
@@ -450,22 +467,23 @@ class FixClient:
                         self.owned.discard(event.session_id)  # taken over by another client
                 self._events.put_nowait(event)
         except TransportError as exc:
-            if not self._closed:
-                log.warning("%s: link to the gateway lost: %s", self.name, exc)
-            self._fail_all("link to the gateway lost")
-            if self._closed or not self._connector.reconnects or endpoint is not self._endpoint:
+            if endpoint is self._endpoint:
+                self._fail_all("link to the gateway lost")
+            if self._closed or endpoint is not self._established:
+                # Closed by aclose()/abandon() (they end events()), or a link that never got
+                # its Welcome (whoever opened it handles that) or was superseded: nothing to do.
+                return
+            self._established = None
+            log.warning("%s: link to the gateway lost: %s", self.name, exc)
+            if not self._connector.reconnects:
                 self._events.put_nowait(_END)
                 return
             self.transport_state = "DOWN"
             self._events.put_nowait(p.TransportStateChanged("DOWN", str(exc)))
-            asyncio.get_running_loop().create_task(self._reconnect())
+            self._track(asyncio.get_running_loop().create_task(self._reconnect(), name=f"fixg client {self.name} reconnect"))
 
     async def _reconnect(self) -> None:
         """Open a new link until one works, then claim back the sessions this client owned."""
-        # This task is tracked so that aclose() cancels it.
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.append(task)
         delay = 0.1
         while not self._closed:
             try:
@@ -488,6 +506,10 @@ class FixClient:
                 lost.append(session_id)
                 log.warning("%s: session %d not claimed back: %s", self.name, session_id, exc)
                 self._events.put_nowait(p.ErrorReported(exc.code, f"session {session_id} not claimed back: {exc.text}", session_id))
+            except FixTimeoutError as exc:
+                # Still ours as far as we know: claimed again after the next reconnection.
+                log.warning("%s: session %d not claimed back: %s", self.name, session_id, exc)
+                self._events.put_nowait(p.ErrorReported(p.ErrorCode.INTERNAL, f"session {session_id} not claimed back: {exc}", session_id))
             except TransportError:
                 return  # lost again: that link's reader starts over
         self.owned.difference_update(lost)
@@ -500,25 +522,22 @@ class FixClient:
         interval = self._hb_interval
         loop = asyncio.get_running_loop()
         self._last_heard = loop.time()
-        try:
-            while True:
-                await asyncio.sleep(interval)
-                endpoint = self._endpoint
-                if endpoint is None or endpoint.closed or self.transport_state != "UP":
-                    if self._closed or not self._connector.reconnects:
-                        return
-                    continue  # reconnecting
-                if loop.time() - self._last_heard > self._liveness:
-                    log.error("%s: nothing from the gateway for %.1f s; closing the link",
-                              self.name, loop.time() - self._last_heard)
-                    endpoint.close()  # the reader sees the close and fails what waits
-                    if not self._connector.reconnects:
-                        return
-                    continue
-                try:
-                    await endpoint.send(p.encode(p.Heartbeat(self.client_id, self._received)))
-                except BackPressuredError:
-                    continue
-        except TransportError:
-            return
+        while True:
+            await asyncio.sleep(interval)
+            endpoint = self._endpoint
+            if endpoint is None or endpoint.closed or self.transport_state != "UP":
+                if self._closed or not self._connector.reconnects:
+                    return
+                continue  # reconnecting
+            if loop.time() - self._last_heard > self._liveness:
+                log.error("%s: nothing from the gateway for %.1f s; closing the link",
+                          self.name, loop.time() - self._last_heard)
+                endpoint.close()  # the reader sees the close and fails what waits
+                if not self._connector.reconnects:
+                    return
+                continue
+            try:
+                await endpoint.send(p.encode(p.Heartbeat(self.client_id, self._received)))
+            except TransportError as exc:  # back-pressured, or the link just closed
+                log.debug("%s: heartbeat not sent: %s", self.name, exc)
 
