@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import socket
@@ -21,6 +22,9 @@ from fixg.gateway.connection import EventHandler, SessionConnection
 __all__ = ["Acceptor"]
 
 log = logging.getLogger(__name__)
+
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPT_PAUSE = 1.0  # seconds without accepting after running out of descriptors or memory
 
 
 class Acceptor:
@@ -57,6 +61,7 @@ class Acceptor:
         self._logon_timeout = logon_timeout
         self._clock = clock
         self._listeners: list[socket.socket] = []
+        self._paused: dict[int, asyncio.TimerHandle] = {}  # listener fd -> when accepting resumes
         self._adopting: set[asyncio.Task[Any]] = set()
         self._connections: dict[SessionKey, SessionConnection] = {}
         self._all: set[SessionConnection] = set()
@@ -139,6 +144,9 @@ class Acceptor:
 
     def _close_listeners(self) -> None:
         loop = asyncio.get_running_loop()
+        for handle in self._paused.values():
+            handle.cancel()
+        self._paused.clear()
         for sock in self._listeners:
             if sock.fileno() >= 0:
                 loop.remove_reader(sock.fileno())
@@ -152,8 +160,18 @@ class Acceptor:
                 sock, _address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # e.g. EMFILE: keep listening, say why connections fail
-                log.error("accepting a connection failed: %s", exc)
+            except ConnectionAbortedError:
+                continue  # the peer gave up before we took it
+            except OSError as exc:
+                if exc.errno in _OUT_OF_RESOURCES:
+                    # The connection stays pending, the listener readable: stop watching it
+                    # for a second instead of spinning (as asyncio's own accept loop does).
+                    log.error("accepting a connection failed: %s; trying again in %g s", exc, _ACCEPT_PAUSE)
+                    fd = listener.fileno()
+                    loop.remove_reader(fd)
+                    self._paused[fd] = loop.call_later(_ACCEPT_PAUSE, self._resume, listener)
+                else:
+                    log.error("accepting a connection failed: %s", exc)
                 return
             try:
                 sock.setblocking(False)
@@ -163,6 +181,12 @@ class Acceptor:
                 raise
             self._adopting.add(task)
             task.add_done_callback(self._adopting.discard)
+
+    def _resume(self, listener: socket.socket) -> None:
+        fd = listener.fileno()
+        self._paused.pop(fd, None)
+        if fd >= 0 and listener in self._listeners:
+            asyncio.get_running_loop().add_reader(fd, self._accept, listener)
 
     async def _adopt(self, sock: socket.socket) -> None:
         try:

@@ -357,3 +357,62 @@ def test_peer_that_does_not_read_is_disconnected_without_blocking_others(caplog:
         run(scenario())
     assert any("is not reading" in r.getMessage() for r in caplog.records)
     assert "peer not reading" in rec.of(ev.Disconnected, stuck)[0].reason
+
+
+_EMFILE_CHILD = r"""
+import asyncio, logging, os, resource, sys
+from fixg.gateway import Acceptor
+
+failures = 0
+
+class Count(logging.Handler):
+    def emit(self, record):
+        global failures
+        if "accepting a connection failed" in record.getMessage():
+            failures += 1
+
+logging.getLogger("fixg.gateway.acceptor").addHandler(Count())
+
+async def main():
+    async with Acceptor([], port=0) as acc:
+        print(acc.port, flush=True)
+        held = []
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 256), hard))
+        try:
+            while True:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            pass
+        sys.stdin.readline()  # the test has connected
+        await asyncio.sleep(1.5)
+        for fd in held:
+            os.close(fd)
+        await asyncio.sleep(1.5)  # accepting again once descriptors are free
+        print(failures, len(acc._adopting) + len(acc._connections), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_out_of_descriptors_pauses_accepting_instead_of_spinning() -> None:
+    """EMFILE from accept(): the listener stays readable, so the acceptor stops watching it
+    for a second (a few log lines, not a busy loop) and accepts again later."""
+    import subprocess
+    import sys
+
+    with subprocess.Popen([sys.executable, "-c", _EMFILE_CHILD], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdin is not None
+            port = int(proc.stdout.readline())
+            with socket.create_connection(("127.0.0.1", port), timeout=WAIT):
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+                failures, _ = proc.stdout.readline().split()
+                assert 1 <= int(failures) <= 4, failures  # once per second, not thousands
+            assert proc.wait(WAIT) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
