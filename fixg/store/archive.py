@@ -107,6 +107,9 @@ class ArchiveStoreFactory:
         self._unpublished = 0  # batches of _pending not (completely) published
         self._heartbeat: _CounterRef | None = None
         self._recorded: _CounterRef | None = None
+        #: the registration id of the recorded-position counter acknowledgements were last made
+        #: against: another one (a new recording) has not recorded what was published before it
+        self._recorded_registration: int | None = None
         self._archiver_registration: int | None = None
         self.archiver_up = False
         self.recorded_position = 0
@@ -234,9 +237,25 @@ class ArchiveStoreFactory:
         self._serial += len(batch)
         entry = _Batch(batch, self._serial)
         self._pending.append(entry)
-        if self._unpublished == 0 and self._offer(entry):
-            return
-        self._unpublished += 1
+        first = self._unpublished == 0
+        self._unpublished += 1  # counted before the offer: if it raises, a later poll offers it
+        if first:
+            try:
+                done = self._offer(entry)
+            except AeronError as exc:
+                raise StoreError(f"cannot publish to the archive: {exc}") from exc
+            if done:
+                self._unpublished -= 1
+
+    def _unrecorded_of(self, key: bytes) -> bool:
+        """Whether records of session ``key`` are stored but not acknowledged as recorded."""
+        head = len(key).to_bytes(2, "little")
+        end = fmt.DATA_HEADER_SIZE + len(key)
+        for entry in self._pending:
+            for data in entry.records:
+                if data[2:4] == head and data[fmt.DATA_HEADER_SIZE:end] == key:
+                    return True
+        return False
 
     def _offer(self, entry: _Batch) -> bool:
         """Offer what is left of ``entry``; True once all of it is published."""
@@ -315,9 +334,16 @@ class ArchiveStoreFactory:
     # -- the timer -------------------------------------------------------------------------
 
     def poll(self, now: float) -> None:
-        """Track the archiver: heartbeat, recorded position, acknowledgements, republishing."""
+        """Track the archiver: heartbeat, recorded position, acknowledgements, republishing.
+        Every failure is a :class:`StoreError` (what the Gateway's timer catches)."""
         if self._closed:
             return
+        try:
+            self._poll()
+        except AeronError as exc:
+            raise StoreError(f"the archive store cannot reach the media driver: {exc}") from exc
+
+    def _poll(self) -> None:
         self.flush()
         beat = self._read(self._heartbeat)
         if beat is None or time.time() * 1000 - beat > self._timeout_ms:
@@ -352,6 +378,15 @@ class ArchiveStoreFactory:
         if recorded is None and self._pending:
             self._recorded = self._scan(fmt.RECORDED_POSITION_COUNTER_TYPE, self.data_pub.session_id)
             recorded = self._read(self._recorded)
+            ref = self._recorded
+            if recorded is not None and ref is not None and ref.registration_id != self._recorded_registration:
+                if self._recorded_registration is not None:
+                    # another recording of our publication (the archiver restarted it at a gap):
+                    # it may lack what was published before it began: publish that again first
+                    self._republish()
+                    self._recorded = ref
+                    recorded = self._read(ref)
+                self._recorded_registration = ref.registration_id
         if recorded is not None:
             self.recorded_position = recorded
             pending = self._pending
@@ -371,10 +406,15 @@ class ArchiveStoreFactory:
             self._hold_timer = self._loop.call_later(0.001, self._hold_tick)
 
     def _hold_tick(self) -> None:
+        # no heartbeat check: a counter's value is durable whoever wrote it, and _acknowledge
+        # only trusts a counter whose registration it has seen since the last republish
         self._hold_timer = None
         if not self._closed:
-            self._offer_unpublished()
-            self._acknowledge()
+            try:
+                self._offer_unpublished()
+                self._acknowledge()
+            except AeronError as exc:  # poll() reports it (the hold waits)
+                log.warning("archive store: %s", exc)
 
     def _republish(self) -> None:
         """A new archiver: publish every unacknowledged message again (it joined after them)."""
@@ -382,6 +422,7 @@ class ArchiveStoreFactory:
             entry.published, entry.position = 0, -1
         self._unpublished = len(self._pending)
         self._recorded = None
+        self._recorded_registration = None  # the counter found next is that of a fresh recording
         self.recorded_position = 0
         log.warning("archive store: a new archiver; republishing %d unrecorded messages", self._count)
         self._offer_unpublished()
@@ -501,14 +542,19 @@ class ArchiveStore(SequencedStore):
         self._check_open()
         d = _DIR[direction]
         found: dict[int, bytes] = {}
-        try:
-            for _pos, rec in self._factory.control.replay(self._name, d, begin, end, seq_index=self._seq_index):
-                found[rec.number] = rec.payload
-        except ArchiveRequestError as exc:
-            if exc.code not in ("no_such_range", "unknown_session"):
-                raise
-        except (FixTimeoutError, AeronError) as exc:
-            raise StoreError(f"cannot replay {self._name} {begin}..{end or 'end'} from the archive: {exc}") from exc
+        if not self._factory.archiver_up:
+            # nobody would answer: no archive_timeout_ms wait, just what the unrecorded buffer has
+            log.warning("archive store: the archiver is down; %s %d..%s served from the %d unrecorded messages only",
+                        self._name, begin, end or "end", self._factory.unrecorded)
+        else:
+            try:
+                for _pos, rec in self._factory.control.replay(self._name, d, begin, end, seq_index=self._seq_index):
+                    found[rec.number] = rec.payload
+            except ArchiveRequestError as exc:
+                if exc.code not in ("no_such_range", "unknown_session"):
+                    raise
+            except (FixTimeoutError, AeronError) as exc:
+                raise StoreError(f"cannot replay {self._name} {begin}..{end or 'end'} from the archive: {exc}") from exc
         for seq, msg in self._factory.pending_messages(self._name, d, self._seq_index).items():
             if seq >= begin and (end == 0 or seq <= end):
                 found[seq] = msg
@@ -530,15 +576,32 @@ class ArchiveStore(SequencedStore):
         self._begin(self._seq_index + 1, now)
 
     def refresh(self) -> None:
-        """Reload the sequence state from the archive (what it has recorded so far)."""
+        """Reload the sequence state from the archive (what it has recorded so far). While records
+        of this session are not recorded yet, the archive's state may be older than this store's:
+        then the local state stays (same sequence index: the higher next numbers)."""
         self._check_open()
+        factory = self._factory
+        if not factory.archiver_up:
+            log.warning("archive store: the archiver is down; %s keeps its own sequence state", self._name)
+            return
+        factory.flush()
         try:
-            reply = self._factory.control.request(fmt.Op.SESSIONS)
+            reply = factory.control.request(fmt.Op.SESSIONS)
         except (FixTimeoutError, AeronError) as exc:
             raise StoreError(f"cannot refresh {self._name} from the archive: {exc}") from exc
         for state in reply["sessions"]:
-            if state["session"] == self._name:
+            if state["session"] != self._name:
+                continue
+            if not factory._unrecorded_of(self._key_bytes) or int(state["seq_index"]) > self._seq_index:
                 self._apply_state(state)
+            elif int(state["seq_index"]) == self._seq_index:
+                out, inb = self._next[Direction.OUTBOUND], self._next[Direction.INBOUND]
+                implied = self._implied_out, self._implied_in
+                self._apply_state(state)
+                self._next[Direction.OUTBOUND] = max(out, self._next[Direction.OUTBOUND])
+                self._next[Direction.INBOUND] = max(inb, self._next[Direction.INBOUND])
+                self._implied_out, self._implied_in = max(implied[0], self._implied_out), max(implied[1], self._implied_in)
+            # an older sequence index in the archive: our BEGIN is not recorded yet; keep ours
 
     def hold(self, release: Callable[[], None]) -> bool:
         """For the connection: with ``hold_until_recorded``, defer ``release`` (the write of an
