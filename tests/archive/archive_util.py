@@ -97,3 +97,19 @@ async def app_messages(queue: EventQueue, count: int, timeout: float = WAIT) -> 
         e = await next_fix(queue, ev.MessageReceived, timeout, pred=lambda e: e.message.get(35) not in (b"0", b"1", b"4", b"5", b"A", b"2"))
         out.append(e.message)
     return out
+
+
+def wait_sessions(control: Any, key: str, next_sender: int, timeout: float = WAIT) -> dict[str, Any]:
+    """Poll the archiver (``Op.SESSIONS`` through an :class:`~fixg.archive.client.ArchiveClient`)
+    until session ``key`` has ``next_sender`` as its next sender seqnum: everything up to it is
+    recorded and indexed. Returns the session's state."""
+    from fixg.archive import format as fmt
+
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {s["session"]: s for s in control.request(fmt.Op.SESSIONS)["sessions"]}
+        state = states.get(key)
+        if state is not None and state["next_sender_seq_num"] == next_sender:
+            return state
+        assert time.monotonic() < deadline, f"the archive has {state} for {key}, not next sender {next_sender}"
+        time.sleep(0.005)

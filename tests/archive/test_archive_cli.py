@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from archive.archive_util import archive_config_text
+from archive.archive_util import archive_config_text, wait_sessions
 
 from fixg.aeron import BackpressurePolicy, Client
 from fixg.archive import format as fmt
+from fixg.archive.client import ArchiveClient
 from fixg.archive.service import ArchiverHandle, ArchiverSettings
 from fixg.archive.storage import Archive
 from fixg.cli import main
@@ -111,14 +112,16 @@ def test_status_replay_and_purge_through_a_running_archiver(
     key = b"FIX.4.4:GW->BANK"
     with Client(settings.aeron_dir, backpressure=BackpressurePolicy(retry_count=10_000, backoff_ms=1)) as c:
         data = c.add_exclusive_publication("aeron:ipc", 1001)
+        deadline = time.monotonic() + 10
         while not data.is_connected:
+            assert time.monotonic() < deadline, "no archiver subscribed"
             time.sleep(0.002)
         for period in (1, 2):
             data.offer(fmt.encode_data(fmt.Kind.BEGIN, 0, key, period, 0, 0, 1.0))
             for i in range(1, 2001):
                 data.offer(fmt.encode_data(fmt.Kind.MSG, 1, key, period, i, 0, float(i), fix(i, "D", f"{period}-{i}")))
         sub = c.add_subscription("aeron:ipc", 4242)
-        time.sleep(0.2)
+        wait_sessions(ArchiveClient(c, "aeron:ipc", 100, 7500), "FIX.4.4:GW->BANK", 2001)  # all recorded
         assert main(["archive", "status", "--config", str(config)]) == 0
         out = capsys.readouterr().out
         assert "recordings 1" in out and "RECORDING" in out and "counter recorded position rec 1" in out

@@ -61,7 +61,9 @@ def test_archiver_killed_mid_recording_restarts_with_a_consistent_archive(
     with Client(settings.aeron_dir, backpressure=BackpressurePolicy(retry_count=0)) as c:
         data = c.add_exclusive_publication("aeron:ipc", 1001)
         index = c.add_exclusive_publication("aeron:ipc", 1002)
+        deadline = time.monotonic() + 10
         while not data.is_connected:
+            assert time.monotonic() < deadline, "no archiver subscribed"
             time.sleep(0.002)
         data.offer(fmt.encode_data(fmt.Kind.BEGIN, 0, KEY, 1, 0, 0, 1.0))
 
@@ -142,6 +144,10 @@ class _GatewayProcess:
         env["PYTHONPATH"] = os.pathsep.join(x for x in (root, env.get("PYTHONPATH")) if x)
         self.proc = subprocess.Popen([sys.executable, str(script), str(config), str(orders)],
                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        self.info: dict[str, object] = {}
+
+    def start(self) -> None:
+        """Read the first line (the caller has registered the process for clean-up first)."""
         self.info = self.line()
 
     def line(self, timeout: float = 20.0) -> dict[str, object]:
@@ -160,6 +166,24 @@ class _GatewayProcess:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
+    def kill_archiver(self) -> None:
+        """The archiver the Gateway spawned (in its own session): it exits when the Gateway is
+        gone; one still there at the end of the test is killed."""
+        pid = self.info.get("archiver_pid")
+        if not isinstance(pid, int):
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.02)
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
 
 @pytest.fixture
 def gateway_processes() -> Iterator[Callable[[Path, int], _GatewayProcess]]:
@@ -168,11 +192,15 @@ def gateway_processes() -> Iterator[Callable[[Path, int], _GatewayProcess]]:
     def start(config: Path, orders: int) -> _GatewayProcess:
         g = _GatewayProcess(config, orders)
         procs.append(g)
+        g.start()
         return g
 
     yield start
     for g in procs:
-        g.kill()
+        try:
+            g.kill()
+        finally:
+            g.kill_archiver()
 
 
 def _wait_unlocked(archive_dir: Path, timeout: float = 10.0) -> None:
@@ -241,7 +269,7 @@ def test_archiver_down_while_the_gateway_runs(
 ) -> None:
     archiver = archivers(settings)
     cfg = archive_config(settings.aeron_dir or "", Path(settings.archive_dir),
-                         storage=f'archiver = "external"\narchive_down_policy = "{policy}"', timeout_ms=400)
+                         storage=f'archiver = "external"\narchive_down_policy = "{policy}"', timeout_ms=1500)
 
     async def scenario() -> None:
         async with Gateway(cfg) as gw:

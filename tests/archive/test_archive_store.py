@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from archive.archive_util import archive_config, run
+from archive.archive_util import archive_config, run, wait_sessions
 
 from fixg.aeron import BackpressurePolicy, Client
 from fixg.archive import format as fmt
@@ -137,7 +137,7 @@ def test_concurrent_replays_while_recording(
     archivers(settings)
     with Client(settings.aeron_dir, backpressure=PATIENT) as pub_client:
         _flood(pub_client, 300)
-        time.sleep(0.2)
+        wait_sessions(ArchiveClient(pub_client, "aeron:ipc", 100, 7090), "FIX.4.4:GW->BANK", 301)
         results: dict[int, list[int]] = {}
         errors: list[BaseException] = []
 
@@ -150,7 +150,7 @@ def test_concurrent_replays_while_recording(
             except BaseException as exc:
                 errors.append(exc)
 
-        threads = [threading.Thread(target=replay, args=(n,)) for n in range(3)]
+        threads = [threading.Thread(target=replay, args=(n,), daemon=True) for n in range(3)]
         for t in threads:
             t.start()
         # keep recording while they replay
@@ -159,6 +159,7 @@ def test_concurrent_replays_while_recording(
             data.offer(fmt.encode_data(fmt.Kind.MSG, 1, b"FIX.4.4:GW->BANK", 1, i, 0, float(i), msg(i, "y")))
         for t in threads:
             t.join(30)
+            assert not t.is_alive(), "a replay did not finish"
         assert not errors, errors
         assert results == {n: list(range(1 + n * 50, 150 + n * 50 + 1)) for n in range(3)}
         with Client(settings.aeron_dir) as c:
@@ -180,7 +181,7 @@ def test_a_replay_of_a_range_that_does_not_exist_is_a_clear_error(
     with Client(settings.aeron_dir, backpressure=PATIENT) as c:
         _flood(c, 10)
         ac = ArchiveClient(c, "aeron:ipc", 100, 7200)
-        time.sleep(0.1)
+        wait_sessions(ac, "FIX.4.4:GW->BANK", 11)
         with pytest.raises(ArchiveRequestError, match=r"no messages 50..60 of FIX.4.4:GW->BANK .* holds 1..10") as info:
             list(ac.replay("FIX.4.4:GW->BANK", 1, 50, 60))
         assert info.value.code == "no_such_range"
