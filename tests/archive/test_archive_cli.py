@@ -12,7 +12,7 @@ from archive.archive_util import archive_config_text, wait_sessions
 
 from fixg.aeron import BackpressurePolicy, Client
 from fixg.archive import format as fmt
-from fixg.archive.client import ArchiveClient
+from fixg.archive.client import ArchiveClient, ArchiveRequestError
 from fixg.archive.service import ArchiverHandle, ArchiverSettings
 from fixg.archive.storage import Archive
 from fixg.cli import main
@@ -174,3 +174,42 @@ def test_two_journal_imports_of_the_same_size_replay_their_own_messages(tmp_path
                 assert got == [fix(i, "D", f"{key.sender_comp_id}-{i}") for i in range(1, 4)], key
         finally:
             archive.close()
+
+
+@pytest.mark.aeron
+def test_purge_deletes_a_stopped_recording_of_an_old_period(
+    settings: ArchiverSettings, archivers: Callable[..., ArchiverHandle], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    archivers(settings)
+    config = tmp_path / "gw.toml"
+    config.write_text(archive_config_text(settings.aeron_dir or "", Path(settings.archive_dir)))
+    key = b"FIX.4.4:GW->BANK"
+    root = Path(settings.archive_dir)
+    with Client(settings.aeron_dir, backpressure=BackpressurePolicy(retry_count=10_000, backoff_ms=1)) as c:
+        ac = ArchiveClient(c, "aeron:ipc", 100, 7600)
+        for period in (1, 2):  # one publication (one recording) per period, like two Gateway runs
+            data = c.add_exclusive_publication("aeron:ipc", 1001)
+            deadline = time.monotonic() + 10
+            while not data.is_connected:
+                assert time.monotonic() < deadline, "no archiver subscribed"
+                time.sleep(0.002)
+            data.offer(fmt.encode_data(fmt.Kind.BEGIN, 0, key, period, 0, 0, float(period)))
+            for i in range(1, 11):
+                data.offer(fmt.encode_data(fmt.Kind.MSG, 1, key, period, i, 0, float(i), fix(i, "D", f"{period}-{i}")))
+            wait_sessions(ac, key.decode(), 11)
+            data.close()
+        deadline = time.monotonic() + 10  # until the first recording is stopped (its image gone)
+        while not (recs := ac.request(fmt.Op.RECORDINGS)["recordings"]) or recs[0]["stop_time"] is None:
+            assert time.monotonic() < deadline, "the first recording was not stopped"
+            time.sleep(0.02)
+        first = recs[0]["id"]
+        assert list(root.glob(f"rec-{first:08d}-*.seg"))
+        assert [r.number for _p, r in ac.replay(key.decode(), 1, 1, 0, seq_index=1)] == list(range(1, 11))
+        assert main(["archive", "purge", "--config", str(config), "--keep", "1"]) == 0
+        assert f"deleted recordings: {first}" in capsys.readouterr().out
+        assert not list(root.glob(f"rec-{first:08d}-*.seg"))
+        with pytest.raises(ArchiveRequestError) as info:
+            list(ac.replay(key.decode(), 1, 1, 0, seq_index=1))
+        assert info.value.code == "no_such_range"
+        assert [r.number for _p, r in ac.replay(key.decode(), 1, 1, 0)] == list(range(1, 11))  # period 2 stays
