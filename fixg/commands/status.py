@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from fixg.config import Config, load_config
-from fixg.errors import ConfigError
+from fixg.errors import ConfigError, FixTimeoutError
 
 __all__ = ["register", "run", "fetch", "render"]
 
@@ -41,13 +41,24 @@ async def fetch(config: Config, timeout: float = 5.0) -> dict[str, Any]:
             f'[transport] kind = "{config.transport.kind}"',
             file=config.source, key="transport.kind",
         )  # fmt: skip
-    async with FixClient.connect(config, name="fixg status", request_timeout=timeout) as client:
-        return await client.status()
+    client = FixClient.connect(config, name="fixg status", request_timeout=timeout)
+    try:
+        # The whole exchange (connect, Hello, status) is bounded by ``timeout``.
+        async with asyncio.timeout(timeout):
+            async with client:
+                return await client.status()
+    except TimeoutError as exc:
+        if isinstance(exc, FixTimeoutError):
+            raise
+        raise FixTimeoutError(
+            f"no status from the gateway within {timeout:g} s (is it running, with "
+            f"[transport] channel {config.transport.channel}?)"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    document = asyncio.run(asyncio.wait_for(fetch(config, args.timeout), args.timeout + 10))
+    document = asyncio.run(fetch(config, args.timeout))
     print(json.dumps(document, indent=2, sort_keys=True) if args.json else render(document))
     return 0
 

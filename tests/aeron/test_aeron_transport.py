@@ -164,15 +164,37 @@ driver_timeout_ms = 2000
         return proc
 
     async def close(self) -> None:
+        """Stop every process, even when stopping one fails; then raise the first failure."""
+        first: BaseException | None = None
         for proc in reversed(self.procs):
-            if proc.proc.returncode is None:
-                proc.send_signal(signal.SIGCONT)
-            await proc.stop()
+            try:
+                if proc.proc.returncode is None:
+                    proc.send_signal(signal.SIGCONT)
+                await proc.stop()
+            except Exception as exc:
+                first = first or exc
+        if first is not None:
+            raise first
 
 
 def received_ids(harness: QFHarness) -> set[str]:
     with harness.app.lock:
         return {m.get(11, "") for m in harness.app.app_in if m.get(35) == "D"}
+
+
+def logons(harness: QFHarness) -> int:
+    """How many times QuickFIX saw the session log on (a drop and re-logon counts twice)."""
+    with harness.app.lock:
+        return harness.app.logons
+
+
+async def first_session(client: Proc) -> dict[str, Any]:
+    """The first session of a fresh status document asked through ``client``."""
+    before = len(client.events("status"))
+    await client.command("status")
+    await client.wait(lambda: len(client.events("status")) > before, "status")
+    session: dict[str, Any] = client.events("status")[-1]["doc"]["sessions"][0]
+    return session
 
 
 def logged_on(harness: QFHarness) -> bool:
@@ -283,15 +305,15 @@ def test_a_killed_client_loses_its_session_which_stays_up_for_the_next_owner(
             await c1.wait(lambda: len(c1.events("sent")) >= 20, "some of the second batch sent")
             c1.send_signal(signal.SIGKILL)
             await c1.proc.wait()
-            # The FIX session stays up: QuickFIX keeps seeing heartbeats past the client timeout.
-            await asyncio.sleep(2.5)
-            assert logged_on(qf[0])
-            check_sent_arrived(c1, qf[0])
             c2 = await setup.client("two")
-            await c2.command("status")
-            await c2.wait(lambda: bool(c2.events("status")), "status")
-            session = c2.events("status")[0]["doc"]["sessions"][0]
-            assert session["state"] == "ACTIVE" and session["owner"] == 0
+            # Past the client timeout the killed client's session has no owner...
+            deadline = time.monotonic() + WAIT
+            while (session := await first_session(c2))["owner"] != 0:
+                assert time.monotonic() < deadline, f"the killed client still owns the session: {session}"
+                await asyncio.sleep(0.1)
+            # ... and the FIX session stayed up all along (never dropped and logged on again).
+            assert session["state"] == "ACTIVE" and logged_on(qf[0]) and logons(qf[0]) == 1
+            check_sent_arrived(c1, qf[0])
             await c2.command("claim FIX.4.4:FIXG1->QF1")
             await c2.wait(lambda: bool(c2.events("claimed")), "claim")
             await trade(c2, "M", 10)
@@ -325,9 +347,10 @@ def test_clients_reconnect_and_reclaim_after_a_gateway_restart(
             await c1.wait(lambda: any(e["state"] == "DOWN" for e in c1.events("transport")), "transport DOWN")
             await setup.gateway()
             await c1.wait(lambda: any(e["state"] == "UP" for e in c1.events("transport")), "transport UP")
-            await until(lambda: logged_on(qf[0]), "FIX session logged on again")
+            await until(lambda: logged_on(qf[0]) and logons(qf[0]) == 2, "FIX session logged on again")
             await trade(c1, "S", 10)  # the session was claimed back: the client trades on it
             check_sent_arrived(c1, qf[0])
+            assert logons(qf[0]) == 2  # the restart's re-logon, and no other
         finally:
             await setup.close()
 
@@ -357,7 +380,8 @@ def test_fix_sessions_stay_up_while_the_driver_is_down_and_the_link_comes_back(
             await c1.wait(lambda: any(e["state"] == "UP" for e in c1.events("transport")), "transport UP", timeout=30)
             await trade(c1, "V", 5)
             check_sent_arrived(c1, qf[0])
-            assert logged_on(qf[0])
+            # Stayed up, rather than dropped and logged on again (ReconnectInterval is 1 s).
+            assert logged_on(qf[0]) and logons(qf[0]) == 1
         finally:
             await setup.close()
 
@@ -449,3 +473,27 @@ def test_commands_to_a_stalled_gateway_fail_or_wait_per_the_backpressure_policy(
 
 def order(cl_ord_id: str) -> list[tuple[int, Any]]:
     return [(11, cl_ord_id), (21, "1"), (55, "IBM"), (54, "1"), (60, "20240102-10:00:00.000"), (38, "100"), (40, "1")]
+
+
+def test_status_gives_up_within_its_timeout_on_a_gateway_that_is_not_there(
+    tmp_path: Path, aeron_dir: Path, start_driver: Any,
+) -> None:
+    """A live media driver but no gateway: ``fixg status --timeout 1`` bounds the connect phase
+    too and ends with a one-line error (no traceback)."""
+    start_driver(aeron_dir)
+    setup = Setup(tmp_path, aeron_dir, "aeron:ipc", [], client_timeout_ms=3000, liveness_timeout_ms=10_000)
+
+    async def scenario() -> None:
+        started = time.monotonic()
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "fixg", "status", "--config", str(setup.config), "--timeout", "1",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(cli.communicate(), WAIT)
+        elapsed = time.monotonic() - started
+        text = err.decode().strip()
+        assert cli.returncode == 1, text
+        assert len(text.splitlines()) == 1 and "within 1 s" in text, text
+        assert elapsed < 8.0, f"took {elapsed:.1f} s (the link's own wait is 10 s)"
+
+    run(scenario())
