@@ -53,37 +53,27 @@ def register(subparsers: Any) -> None:
     exp = sub.add_parser("export", help="copy a journal into an archive (as a new recording; no archiver running)")
     exp.add_argument("--journal", required=True, metavar="DIR", help="the journal to read")
     exp.add_argument("--archive", required=True, metavar="DIR", help="the archive directory to append to")
-    exp.set_defaults(func=_run_export)
+    exp.set_defaults(func=_run_convert, journal_command="export")
     imp = sub.add_parser("import", help="rebuild a journal from an archive (every period of every session)")
     imp.add_argument("--archive", required=True, metavar="DIR", help="the archive directory to read")
     imp.add_argument("--journal", required=True, metavar="DIR", help="the journal to write (sessions not in it yet)")
-    imp.set_defaults(func=_run_import)
+    imp.set_defaults(func=_run_convert, journal_command="import")
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
-def _run_export(args: argparse.Namespace) -> int:
-    from fixg.archive.convert import journal_to_archive
+def _run_convert(args: argparse.Namespace) -> int:
+    """``export`` (journal -> archive) or ``import`` (archive -> journal); a StoreError is
+    reported by cli.main."""
+    from fixg.archive.convert import archive_to_journal, journal_to_archive
 
-    try:
+    if args.journal_command == "export":
         counts = journal_to_archive(args.journal, args.archive)
-    except StoreError as exc:
-        print(f"fixg journal export: {exc}", file=sys.stderr)
-        return 1
-    print(f"exported {counts['messages']} messages of {counts['sessions']} sessions "
-          f"({counts['records']} records) from {args.journal} to the archive {args.archive}")
-    return 0
-
-
-def _run_import(args: argparse.Namespace) -> int:
-    from fixg.archive.convert import archive_to_journal
-
-    try:
+        print(f"exported {counts['messages']} messages of {counts['sessions']} sessions "
+              f"({counts['records']} records) from {args.journal} to the archive {args.archive}")
+    else:
         counts = archive_to_journal(args.archive, args.journal)
-    except StoreError as exc:
-        print(f"fixg journal import: {exc}", file=sys.stderr)
-        return 1
-    print(f"imported {counts['messages']} messages of {counts['sessions']} sessions "
-          f"from the archive {args.archive} into {args.journal}")
+        print(f"imported {counts['messages']} messages of {counts['sessions']} sessions "
+              f"from the archive {args.archive} into {args.journal}")
     return 0
 
 
