@@ -96,7 +96,7 @@ class LatencyStages:
       sequenced the message;
     - ``fix_in.delivered``: processed -> the event handed to the owning client's link;
     - ``client_out.sent``: a client's SendMessage received by the Gateway -> the FIX message
-      stored and written to the TCP connection.
+      stored and queued to the TCP connection (not necessarily written yet).
     """
 
     NAMES = ("fix_in.processed", "fix_in.delivered", "client_out.sent")

@@ -1,5 +1,8 @@
 """The Aeron carrier of the Gateway <-> FixClient protocol: the same frames as the in-process
-transport, between processes (``aeron:ipc``) or hosts (``aeron:udp?endpoint=host:port``).
+transport, between processes of one host (``aeron:ipc``, or ``aeron:udp?endpoint=host:port``
+with every process on the endpoint's host). Not across hosts: the one ``channel`` carries the
+commands and every client's events, so all subscribers bind the same endpoint; a client on
+another host would need an event channel of its own (see docs/transport.md, Limits).
 
 Streams on ``[transport] channel``:
 
