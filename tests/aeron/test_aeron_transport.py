@@ -424,6 +424,39 @@ def test_a_stopped_client_back_pressures_only_itself_and_loses_nothing(
     run(scenario())
 
 
+def test_a_client_dropped_for_back_pressure_has_its_sessions_released_at_once(
+    tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
+) -> None:
+    """backpressure = "error": a stopped client whose event publication stays full is dropped
+    by the Gateway and its sessions are released then, not after the (30 s) client time-out."""
+    start_driver(aeron_dir)
+    qf = counterparties(quickfix_factory, 1)
+    setup = Setup(tmp_path, aeron_dir, "aeron:ipc", qf, client_timeout_ms=30000, liveness_timeout_ms=20000,
+                  transport_extra='backpressure = "error"')
+
+    async def scenario() -> None:
+        try:
+            await setup.gateway()
+            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            c1 = await setup.client("one")
+            watcher = await setup.client("watcher")
+            await c1.command("claim FIX.4.4:FIXG1->QF1")
+            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            assert (await first_session(watcher))["owner"] != 0
+            c1.send_signal(signal.SIGSTOP)
+            for i in range(1500):  # far more than the client's event log holds
+                qf[0].send("B", [(148, f"headline {i:05d} " + "x" * 150), (33, "1"), (58, f"N-{i}")])
+            deadline = time.monotonic() + WAIT
+            while (session := await first_session(watcher))["owner"] != 0:
+                assert time.monotonic() < deadline, f"the dropped client still owns the session: {session}"
+                await asyncio.sleep(0.2)
+            assert logged_on(qf[0]) and logons(qf[0]) == 1
+        finally:
+            await setup.close()
+
+    run(scenario())
+
+
 @pytest.mark.parametrize("policy", ["error", "queue"])
 def test_commands_to_a_stalled_gateway_fail_or_wait_per_the_backpressure_policy(
     policy: str, tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
