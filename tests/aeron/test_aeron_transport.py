@@ -530,3 +530,49 @@ def test_status_gives_up_within_its_timeout_on_a_gateway_that_is_not_there(
         assert elapsed < 8.0, f"took {elapsed:.1f} s (the link's own wait is 10 s)"
 
     run(scenario())
+
+
+def test_a_goodbye_queued_behind_back_pressure_still_goes_out_and_abandon_closes_aeron(
+    tmp_path: Path, aeron_dir: Path, start_driver: Any, quickfix_factory: Any,  # noqa: F811
+) -> None:
+    """backpressure = "queue": aclose() while the Gateway is stalled queues the Goodbye; it
+    waits (within its second) for the queue to drain, so the Gateway releases the session at
+    once instead of after the 30 s client time-out. abandon() closes the Aeron client too."""
+    from fixg import FixClient, load_config
+
+    start_driver(aeron_dir)
+    qf = counterparties(quickfix_factory, 1)
+    setup = Setup(tmp_path, aeron_dir, "aeron:ipc", qf, client_timeout_ms=30000, liveness_timeout_ms=20000,
+                  transport_extra='backpressure = "queue"\nbackpressure_queue_limit = 100000')
+
+    async def scenario() -> None:
+        try:
+            gw = await setup.gateway()
+            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            config = load_config(setup.config)
+            async with FixClient.connect(config, name="watcher") as watcher:
+                client = await FixClient.connect(config, name="leaving", request_timeout=30).start()
+                sid = await client.claim(key="FIX.4.4:FIXG1->QF1")
+                gw.send_signal(signal.SIGSTOP)
+                try:
+                    i = 0
+                    while not client._endpoint.queued:  # type: ignore[union-attr]
+                        await client.submit(sid, "D", order(f"G-{i}"))
+                        i += 1
+                    closing = asyncio.ensure_future(client.aclose())
+                    await asyncio.sleep(0.2)
+                finally:
+                    gw.send_signal(signal.SIGCONT)
+                await closing
+                deadline = time.monotonic() + WAIT
+                while (info := [s for s in await watcher.list_sessions() if s.session_id == sid][0]).owner_client_id:
+                    assert time.monotonic() < deadline, f"the Goodbye never arrived: {info}"
+                    await asyncio.sleep(0.1)
+                crashed = await FixClient.connect(config, name="crashed").start()
+                crashed.abandon()
+                connector = crashed._connector
+                assert connector._client is None and connector._sub is None  # type: ignore[union-attr]
+        finally:
+            await setup.close()
+
+    run(scenario())
