@@ -33,6 +33,7 @@ from fixg.driver import DriverHandle
 from fixg.fix import events as ev
 from fixg.gateway import EventQueue
 from fixg.store.archive import ArchiveStoreFactory
+from fixg.store.base import Direction
 from fixg.store.memory import MemoryStore
 from fixg.transport import protocol as p
 
@@ -293,6 +294,11 @@ def test_archiver_down_while_the_gateway_runs(
                         await client.send(sid, "D", [(11, f"b-{i}"), *ORDER])
                     assert [m.get(11) for m in await app_messages(queue, 2)] == [b"b-0", b"b-1"]
                     assert factory.unrecorded >= 2
+                    # a resend while the archiver is down: the buffer answers, no archive_timeout_ms wait
+                    start = time.monotonic()
+                    buffered = list(gw.session(sid).store.read_range(Direction.OUTBOUND, 1, 0))
+                    assert time.monotonic() - start < 0.5
+                    assert [b"11=b-0\x01" in m or b"11=b-1\x01" in m for _s, m in buffered] == [True, True]
                 else:
                     with pytest.raises(SendError) as info:
                         await client.send(sid, "D", [(11, "refused"), *ORDER])

@@ -281,3 +281,30 @@ def test_a_malformed_control_message_does_not_stop_the_archiver(
         ac = ArchiveClient(c, "aeron:ipc", 100, 7400)
         assert ac.request(fmt.Op.PING)["pid"] == archiver.pid
         assert archiver.is_alive()
+
+
+def test_a_requester_that_is_gone_delays_nobody_and_its_replay_is_dropped(
+    settings: ArchiverSettings, archivers: Callable[..., ArchiverHandle]
+) -> None:
+    archivers(settings)
+    with Client(settings.aeron_dir, backpressure=PATIENT) as c:
+        _flood(c, 10)
+        ac = ArchiveClient(c, "aeron:ipc", 100, 7700)
+        wait_sessions(ac, "FIX.4.4:GW->BANK", 11)
+        control = c.add_exclusive_publication("aeron:ipc", 100)
+        deadline = time.monotonic() + 10
+        while not control.is_connected:
+            assert time.monotonic() < deadline, "the archiver does not subscribe to the control stream"
+            time.sleep(0.002)
+        # requests whose reply streams nobody subscribes to: the replies and the replay wait
+        control.offer(fmt.encode_request(fmt.Op.STATUS, 1, 7777, {}))
+        control.offer(fmt.encode_request(fmt.Op.REPLAY, 2, 7778, {"session": "FIX.4.4:GW->BANK", "direction": 1}))
+        assert control.offer(fmt.encode_request(fmt.Op.STATUS, 3, 7777, {})) > 0
+        time.sleep(0.1)  # (only to let the archiver take the requests above first)
+        start = time.monotonic()
+        assert ac.request(fmt.Op.PING, timeout_s=2.0)["pid"]  # not queued behind them
+        assert time.monotonic() - start < 1.0
+        deadline = time.monotonic() + 15
+        while ac.request(fmt.Op.STATUS)["replays_in_progress"]:
+            assert time.monotonic() < deadline, "a replay nobody reads was never dropped"
+            time.sleep(0.1)
