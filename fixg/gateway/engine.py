@@ -778,7 +778,10 @@ class Gateway:
                 s.last_reason = None
             self._broadcast(p.SessionStateChanged(s.id, str(s.key), new.name, p.clip_text(reason)))
         elif kind is ev.Disconnected or kind is ev.LogonRefused:
-            s.last_reason = event.reason  # type: ignore[attr-defined]
+            # The Disconnected that follows a Logout says only "Logout received": keep the
+            # reason with the counterparty's Text(58).
+            if not (kind is ev.Disconnected and s.last_reason and s.last_reason.startswith("Logout received: ")):
+                s.last_reason = event.reason  # type: ignore[attr-defined]
         elif kind is ev.LogoutReceived:
             s.last_reason = f"Logout received: {event.text}" if event.text else "Logout received"  # type: ignore[attr-defined]
         elif kind is ev.RejectReceived:

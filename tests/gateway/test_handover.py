@@ -127,3 +127,24 @@ def test_an_event_too_long_for_the_protocol_is_truncated_and_the_client_keeps_wo
                 assert await app.send(sid, "D", ORDER) >= 2
 
     run(scenario())
+
+
+def test_a_logout_text_too_long_for_the_protocol_reaches_the_client_truncated(tmp_path: Path) -> None:
+    """A counterparty's Logout with a 70,000-byte Text(58) becomes the reason of the
+    DISCONNECTED state change, truncated to the protocol's string limit; the client goes on."""
+
+    async def scenario() -> None:
+        async with Gateway(gateway_config(tmp_path)) as gw:
+            queue = EventQueue()
+            async with bank_initiator(gw.port, queue) as bank, FixClient.connect(gw, name="app") as app:
+                sid = await app.claim(key=str(gw_bank_key()))
+                await bank.wait_logged_on(WAIT)
+                bank.logout("y" * 70_000)
+                change = await next_of(app, p.SessionStateChanged,
+                                       pred=lambda e: e.session_id == sid and e.state == "DISCONNECTED")
+                assert change.reason is not None and change.reason.startswith("Logout received: yyy")
+                assert "truncated" in change.reason and len(change.reason.encode()) <= 0xFFFF
+                (info,) = [i for i in await app.list_sessions() if i.session_id == sid]
+                assert info.owner_client_id == app.client_id and info.state == "DISCONNECTED"
+
+    run(scenario())
