@@ -412,8 +412,8 @@ class Archive:
                         time.time())  # fmt: skip
         rec.written_position = rec.durable_position = start_position
         self._next_id += 1
+        self._open_segment(rec, 0)  # (a StoreError: not cataloged)
         self.recordings[rec.id] = rec
-        self._open_segment(rec, 0)
         self._write_catalog()
         log.info("archive %s: recording %d (%s) of stream %d session %d from position %d",
                  self.root, rec.id, kind, stream_id, session_id, start_position)

@@ -201,3 +201,26 @@ def test_indexing_is_deferred_and_goes_a_block_at_a_time(tmp_path: Path) -> None
         assert archive.unindexed == 0 and archive.sessions[KEY.decode()].next_sender == 201
     finally:
         archive.close()
+
+
+def test_a_new_segment_never_appends_to_a_file_left_there(tmp_path: Path) -> None:
+    (tmp_path / segment_name(1, 0)).write_bytes(b"left over")
+    archive = Archive(tmp_path, fsync="never")
+    try:
+        with pytest.raises(StoreError, match=r"cannot create .*rec-00000001-000000.seg"):
+            archive.start_recording("data", 1001, 7, "aeron:ipc", 0)
+        assert archive.recordings == {}  # not cataloged
+    finally:
+        archive.close()
+    assert (tmp_path / segment_name(1, 0)).read_bytes() == b"left over"
+
+
+def test_reading_many_segments_keeps_at_most_64_files_open(tmp_path: Path) -> None:
+    rid, _end = record(tmp_path, 3000, 4096)  # about a hundred segments
+    archive = Archive(tmp_path, readonly=True)
+    try:
+        assert len(archive.recordings[rid].segments) > 64
+        assert len(list(archive.replay(KEY.decode(), 1, 1, 1, 0))) == 200
+        assert len(archive._read_fds) == 64
+    finally:
+        archive.close()

@@ -308,3 +308,15 @@ def test_a_requester_that_is_gone_delays_nobody_and_its_replay_is_dropped(
         while ac.request(fmt.Op.STATUS)["replays_in_progress"]:
             assert time.monotonic() < deadline, "a replay nobody reads was never dropped"
             time.sleep(0.1)
+
+
+def test_a_spawned_archiver_is_not_in_its_parents_process_group(
+    settings: ArchiverSettings, archivers: Callable[..., ArchiverHandle]
+) -> None:
+    """A Ctrl-C at the terminal (SIGINT to the foreground process group) reaches the Gateway,
+    which logs out and records it before it stops the archiver, not the archiver itself."""
+    import os
+
+    archiver = archivers(settings)
+    assert os.getpgid(archiver.pid) != os.getpgid(0)
+    assert os.getsid(archiver.pid) == archiver.pid
