@@ -224,3 +224,17 @@ def test_reading_many_segments_keeps_at_most_64_files_open(tmp_path: Path) -> No
         assert len(archive._read_fds) == 64
     finally:
         archive.close()
+
+
+def test_a_block_that_does_not_continue_the_recording_is_refused(tmp_path: Path) -> None:
+    archive = Archive(tmp_path, fsync="never")
+    try:
+        rec = archive.start_recording("data", 1001, 7, "aeron:ipc", 0)
+        first, second = blocks(stream(BODIES), 20_000)[:2]
+        archive.record_block(rec, memoryview(first), 0)
+        with pytest.raises(StoreError, match=f"recording 1 ends at {len(first)}, not at {len(first) + 32}"):
+            archive.record_block(rec, memoryview(second), len(first) + 32)  # a gap
+        archive.record_block(rec, memoryview(second), len(first))
+        assert rec.stop_position == len(first) + len(second)
+    finally:
+        archive.close()

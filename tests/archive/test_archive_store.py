@@ -320,3 +320,30 @@ def test_a_spawned_archiver_is_not_in_its_parents_process_group(
     archiver = archivers(settings)
     assert os.getpgid(archiver.pid) != os.getpgid(0)
     assert os.getsid(archiver.pid) == archiver.pid
+
+
+def test_refresh_keeps_what_the_archive_has_not_recorded_yet(media_driver: DriverHandle, tmp_path: Path) -> None:
+    cfg = archive_config(media_driver.aeron_dir, tmp_path / "archive")
+
+    async def scenario() -> None:
+        factory = await ArchiveStoreFactory.open(cfg)
+        try:
+            a = factory.create(KEY, 1.0)
+            deadline = time.monotonic() + 10
+            while factory.unrecorded:  # the session's BEGIN is in the archive
+                assert time.monotonic() < deadline, "not recorded"
+                factory.poll(time.time())
+                time.sleep(0.005)
+            for i in range(1, 6):  # stored in this loop turn: not even published yet
+                a.append(Direction.OUTBOUND, i, msg(i, "x"), 2.0)
+                a.next_sender_seq_num = i + 1
+            a.refresh()
+            assert a.next_sender_seq_num == 6  # never backwards
+            a.reset(3.0)  # a BEGIN the archive has not recorded: its older period must not come back
+            a.next_sender_seq_num = 3
+            a.refresh()
+            assert (a.seq_index, a.next_sender_seq_num) == (2, 3)
+        finally:
+            await factory.aclose()
+
+    run(scenario())
