@@ -275,10 +275,20 @@ class Archiver:
 
     def _send(self, pub: ExclusivePublication, data: bytes) -> None:
         queue = self._outbox.get(pub.stream_id)
-        if queue or pub.try_offer(data) < 0:
+        if queue or self._try_offer(pub, data) < 0:
             if queue is None:
                 queue = self._outbox[pub.stream_id] = deque()
             queue.append((data, time.monotonic() + RESPONSE_CONNECT_TIMEOUT_S))
+
+    @staticmethod
+    def _try_offer(pub: ExclusivePublication, data: bytes) -> int:
+        """``pub.try_offer``; a publication that fails (closed under us) counts as never
+        connected: its reply waits, then is dropped, like any other nobody reads."""
+        try:
+            return pub.try_offer(data)
+        except AeronError as exc:
+            log.warning("archiver: a reply on stream %d: %s", pub.stream_id, exc)
+            return -1
 
     def _drain_outbox(self) -> int:
         work = 0
@@ -286,7 +296,7 @@ class Archiver:
             pub = self._responses.get(stream_id)
             while queue and pub is not None:
                 data, deadline = queue[0]
-                if pub.try_offer(data) > 0:
+                if self._try_offer(pub, data) > 0:
                     queue.popleft()
                     work += 1
                 elif time.monotonic() > deadline:

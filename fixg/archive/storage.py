@@ -801,7 +801,7 @@ class Archive:
     def _resolve(self, session_id: int, position: int) -> int | None:
         """The id of the newest data recording of publication session ``session_id`` that holds a
         message ending at ``position`` (for index-stream entries)."""
-        for rec in sorted(self.recordings.values(), key=lambda r: -r.id):
+        for rec in reversed(self.recordings.values()):  # in id order: the catalog's, then new ones
             if rec.kind == "data" and rec.session_id == session_id and position in rec.offsets:
                 return rec.id
         return None
