@@ -163,6 +163,12 @@ driver_timeout_ms = 2000
         await proc.wait(lambda: bool(proc.events("ready")), "ready")
         return proc
 
+    async def claimed_client(self, name: str, key: str) -> Proc:
+        """A client process that has claimed the session ``key``."""
+        proc = await self.client(name)
+        await claim(proc, key)
+        return proc
+
     async def close(self) -> None:
         """Stop every process, even when stopping one fails; then raise the first failure."""
         first: BaseException | None = None
@@ -175,6 +181,11 @@ driver_timeout_ms = 2000
                 first = first or exc
         if first is not None:
             raise first
+
+
+async def claim(client: Proc, key: str) -> None:
+    await client.command(f"claim {key}")
+    await client.wait(lambda: bool(client.events("claimed")), "claim")
 
 
 def received_ids(harness: QFHarness) -> set[str]:
@@ -248,12 +259,8 @@ def test_two_client_processes_trade_on_their_own_sessions(
         try:
             await setup.gateway()
             await until(lambda: all(logged_on(h) for h in qf), "both FIX sessions logged on")
-            c1 = await setup.client("one")
-            c2 = await setup.client("two")
-            await c1.command("claim FIX.4.4:FIXG1->QF1")
-            await c2.command("claim FIX.4.4:FIXG2->QF2")
-            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
-            await c2.wait(lambda: bool(c2.events("claimed")), "claim")
+            c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
+            c2 = await setup.claimed_client("two", "FIX.4.4:FIXG2->QF2")
             ids1, ids2 = await asyncio.gather(trade(c1, "A", 30), trade(c2, "B", 30))
             # Events for a session reach its owner only.
             assert {e["id"] for e in c1.events("exec")} == set(ids1)
@@ -297,9 +304,7 @@ def test_a_killed_client_loses_its_session_which_stays_up_for_the_next_owner(
         try:
             await setup.gateway()
             await until(lambda: logged_on(qf[0]), "FIX session logged on")
-            c1 = await setup.client("one")
-            await c1.command("claim FIX.4.4:FIXG1->QF1")
-            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             await trade(c1, "K", 10)
             await c1.command("send 200 L")  # killed while sending
             await c1.wait(lambda: len(c1.events("sent")) >= 20, "some of the second batch sent")
@@ -314,8 +319,7 @@ def test_a_killed_client_loses_its_session_which_stays_up_for_the_next_owner(
             # ... and the FIX session stayed up all along (never dropped and logged on again).
             assert session["state"] == "ACTIVE" and logged_on(qf[0]) and logons(qf[0]) == 1
             check_sent_arrived(c1, qf[0])
-            await c2.command("claim FIX.4.4:FIXG1->QF1")
-            await c2.wait(lambda: bool(c2.events("claimed")), "claim")
+            await claim(c2, "FIX.4.4:FIXG1->QF1")
             await trade(c2, "M", 10)
             # ExecutionReports for the killed client's orders that it never read were kept for
             # the next owner: every order the counterparty got has its report at some client.
@@ -338,9 +342,7 @@ def test_clients_reconnect_and_reclaim_after_a_gateway_restart(
         try:
             gw = await setup.gateway()
             await until(lambda: logged_on(qf[0]), "FIX session logged on")
-            c1 = await setup.client("one")
-            await c1.command("claim FIX.4.4:FIXG1->QF1")
-            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             await trade(c1, "R", 10)
             gw.send_signal(signal.SIGKILL)
             await gw.proc.wait()
@@ -368,9 +370,7 @@ def test_fix_sessions_stay_up_while_the_driver_is_down_and_the_link_comes_back(
         try:
             gw = await setup.gateway()
             await until(lambda: logged_on(qf[0]), "FIX session logged on")
-            c1 = await setup.client("one")
-            await c1.command("claim FIX.4.4:FIXG1->QF1")
-            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
+            c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             await trade(c1, "U", 5)
             driver.kill()
             await c1.wait(lambda: any(e["state"] == "DOWN" for e in c1.events("transport")), "transport DOWN")
@@ -400,12 +400,8 @@ def test_a_stopped_client_back_pressures_only_itself_and_loses_nothing(
         try:
             await setup.gateway()
             await until(lambda: all(logged_on(h) for h in qf), "both FIX sessions logged on")
-            c1 = await setup.client("one")
-            c2 = await setup.client("two")
-            await c1.command("claim FIX.4.4:FIXG1->QF1")
-            await c2.command("claim FIX.4.4:FIXG2->QF2")
-            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
-            await c2.wait(lambda: bool(c2.events("claimed")), "claim")
+            c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
+            c2 = await setup.claimed_client("two", "FIX.4.4:FIXG2->QF2")
             c1.send_signal(signal.SIGSTOP)
             # The counterparty floods c1's session: far more than the 64 KiB event log holds.
             for i in range(news):
@@ -438,10 +434,8 @@ def test_a_client_dropped_for_back_pressure_has_its_sessions_released_at_once(
         try:
             await setup.gateway()
             await until(lambda: logged_on(qf[0]), "FIX session logged on")
-            c1 = await setup.client("one")
+            c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             watcher = await setup.client("watcher")
-            await c1.command("claim FIX.4.4:FIXG1->QF1")
-            await c1.wait(lambda: bool(c1.events("claimed")), "claim")
             assert (await first_session(watcher))["owner"] != 0
             c1.send_signal(signal.SIGSTOP)
             for i in range(1500):  # far more than the client's event log holds

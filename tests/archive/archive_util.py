@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from fixg import loads_config
 from fixg.config import Config
 from fixg.fix import events as ev
-from fixg.fix.settings import SessionKey, SessionSettings
-from fixg.gateway import EventQueue, Initiator, create_session
-from fixg.store.base import MessageStore
-from testutil import wait_for  # noqa: F401  (re-exported to the archive tests)
+from fixg.gateway import EventQueue
+from testutil import bank_initiator, gw_bank_key, next_fix, run, wait_for  # noqa: F401  (re-exported to the archive tests)
 
 WAIT = 10.0
-T = TypeVar("T")
 ORDER = [(21, "1"), (55, "IBM"), (54, "1"), (60, "20240101-10:00:00"), (38, 100), (40, "1")]
 DRIVER_PROPERTIES = """
 "aeron.threading.mode" = "SHARED"
@@ -30,13 +25,6 @@ DRIVER_PROPERTIES = """
 "aeron.publication.linger.timeout" = "100ms"
 "aeron.publication.unblock.timeout" = "3s"
 """
-
-
-def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
 
 
 def archive_config_text(aeron_dir: Path | str, archive_dir: Path, *, storage: str = "", port: int = 0,
@@ -67,28 +55,6 @@ HeartBtInt = 30
 
 def archive_config(aeron_dir: Path | str, archive_dir: Path, **kw: Any) -> Config:
     return loads_config(archive_config_text(aeron_dir, archive_dir, **kw))
-
-
-def gw_bank_key() -> SessionKey:
-    return SessionKey("FIX.4.4", "GW", "BANK")
-
-
-def bank_initiator(port: int, queue: EventQueue, store: MessageStore) -> Initiator:
-    settings = SessionSettings("FIX.4.4", "BANK", "GW", "initiator", heart_bt_int=30,
-                               socket_connect_hosts=(("127.0.0.1", port),))
-    return Initiator(create_session(settings, store), on_event=queue)
-
-
-async def next_fix(queue: EventQueue, kind: type[Any], timeout: float = WAIT,
-                   pred: Callable[[Any], bool] = lambda e: True) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {kind.__name__} event")
-        _, event = await asyncio.wait_for(queue.get(), left)
-        if isinstance(event, kind) and pred(event):
-            return event
 
 
 async def app_messages(queue: EventQueue, count: int, timeout: float = WAIT) -> list[Any]:

@@ -4,10 +4,9 @@ files. Waits are bounded; no timing is asserted."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,18 +24,11 @@ from fixg.store.base import Direction
 from fixg.store.journal import JournalReader
 from fixg.store.memory import MemoryStore
 from fixg.transport import protocol as p
-from testutil import wait_for
+from testutil import bank_initiator, gw_bank_key, next_fix, run, wait_for
 
 WAIT = 10.0
 T = TypeVar("T")
 ORDER = [(11, "o-1"), (21, "1"), (55, "IBM"), (54, "1"), (60, "20240101-10:00:00"), (38, 100), (40, "1")]
-
-
-def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
 
 
 def config(journal: Path, *, sessions: str = "", gateway: str = "") -> Config:
@@ -70,27 +62,6 @@ async def next_of(client: FixClient, kind: type[T], timeout: float = WAIT, pred:
         event = await client.next_event(left)
         if isinstance(event, kind) and pred(event):
             return event
-
-
-async def next_fix(queue: EventQueue, kind: type[Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {kind.__name__} event")
-        _, event = await asyncio.wait_for(queue.get(), left)
-        if isinstance(event, kind):
-            return event
-
-
-def bank_initiator(port: int, queue: EventQueue) -> Initiator:
-    settings = SessionSettings("FIX.4.4", "BANK", "GW", "initiator", heart_bt_int=30,
-                               socket_connect_hosts=(("127.0.0.1", port),))
-    return Initiator(create_session(settings, MemoryStore()), on_event=queue)
-
-
-def gw_bank_key() -> SessionKey:
-    return SessionKey("FIX.4.4", "GW", "BANK")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from fixg.fix.codec import decode
 from fixg.gateway import EventQueue
 from fixg.transport import protocol as p
 
-from gateway.test_engine import ACCEPTOR_GW_BANK, ORDER, WAIT, bank_initiator, gw_bank_key, next_of, run
+from gateway.test_engine import ACCEPTOR_GW_BANK, ORDER, WAIT, next_of
+from testutil import bank_initiator, gw_bank_key, run
 
 
 def gateway_config(journal: Path) -> Config:
