@@ -157,6 +157,12 @@ driver_timeout_ms = 2000
         await proc.wait_line("sessions,")
         return proc
 
+    async def gateway_logged_on(self) -> Proc:
+        """The gateway process, once every counterparty's FIX session is logged on."""
+        proc = await self.gateway()
+        await until(lambda: all(logged_on(h) for h in self.qf), "the FIX sessions logged on")
+        return proc
+
     async def client(self, name: str) -> Proc:
         proc = await Proc.start(f"client {name}", sys.executable, CLIENT, str(self.config), name)
         self.procs.append(proc)
@@ -257,8 +263,7 @@ def test_two_client_processes_trade_on_their_own_sessions(
 
     async def scenario() -> None:
         try:
-            await setup.gateway()
-            await until(lambda: all(logged_on(h) for h in qf), "both FIX sessions logged on")
+            await setup.gateway_logged_on()
             c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             c2 = await setup.claimed_client("two", "FIX.4.4:FIXG2->QF2")
             ids1, ids2 = await asyncio.gather(trade(c1, "A", 30), trade(c2, "B", 30))
@@ -302,8 +307,7 @@ def test_a_killed_client_loses_its_session_which_stays_up_for_the_next_owner(
 
     async def scenario() -> None:
         try:
-            await setup.gateway()
-            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            await setup.gateway_logged_on()
             c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             await trade(c1, "K", 10)
             await c1.command("send 200 L")  # killed while sending
@@ -340,8 +344,7 @@ def test_clients_reconnect_and_reclaim_after_a_gateway_restart(
 
     async def scenario() -> None:
         try:
-            gw = await setup.gateway()
-            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            gw = await setup.gateway_logged_on()
             c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             await trade(c1, "R", 10)
             gw.send_signal(signal.SIGKILL)
@@ -368,8 +371,7 @@ def test_fix_sessions_stay_up_while_the_driver_is_down_and_the_link_comes_back(
 
     async def scenario() -> None:
         try:
-            gw = await setup.gateway()
-            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            gw = await setup.gateway_logged_on()
             c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             await trade(c1, "U", 5)
             driver.kill()
@@ -398,8 +400,7 @@ def test_a_stopped_client_back_pressures_only_itself_and_loses_nothing(
 
     async def scenario() -> None:
         try:
-            await setup.gateway()
-            await until(lambda: all(logged_on(h) for h in qf), "both FIX sessions logged on")
+            await setup.gateway_logged_on()
             c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             c2 = await setup.claimed_client("two", "FIX.4.4:FIXG2->QF2")
             c1.send_signal(signal.SIGSTOP)
@@ -432,8 +433,7 @@ def test_a_client_dropped_for_back_pressure_has_its_sessions_released_at_once(
 
     async def scenario() -> None:
         try:
-            await setup.gateway()
-            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            await setup.gateway_logged_on()
             c1 = await setup.claimed_client("one", "FIX.4.4:FIXG1->QF1")
             watcher = await setup.client("watcher")
             assert (await first_session(watcher))["owner"] != 0
@@ -466,8 +466,7 @@ def test_commands_to_a_stalled_gateway_fail_or_wait_per_the_backpressure_policy(
 
     async def scenario() -> None:
         try:
-            gw = await setup.gateway()
-            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            gw = await setup.gateway_logged_on()
             async with FixClient.connect(load_config(setup.config), name="pressed", request_timeout=30) as client:
                 sid = await client.claim(key="FIX.4.4:FIXG1->QF1")
                 gw.send_signal(signal.SIGSTOP)  # its command subscription stops moving
@@ -541,8 +540,7 @@ def test_a_goodbye_queued_behind_back_pressure_still_goes_out_and_abandon_closes
 
     async def scenario() -> None:
         try:
-            gw = await setup.gateway()
-            await until(lambda: logged_on(qf[0]), "FIX session logged on")
+            gw = await setup.gateway_logged_on()
             config = load_config(setup.config)
             async with FixClient.connect(config, name="watcher") as watcher:
                 client = await FixClient.connect(config, name="leaving", request_timeout=30).start()
