@@ -45,7 +45,8 @@ def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
     """Run ``coro`` in a new event loop, failing after ``timeout`` seconds."""
 
     async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
+        async with asyncio.timeout(timeout):  # no extra task (wait_for makes one on 3.11)
+            return await coro
 
     return asyncio.run(bounded())
 

@@ -6,23 +6,13 @@ client UP, and heart-beating survives a failed send."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import pytest
 
 from fixg import FixClient, loads_config
 from fixg.errors import FixTimeoutError, TransportError
 from fixg.transport import protocol as p
-
-T = TypeVar("T")
-
-
-def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(bounded())
+from testutil import run
 
 
 class ScriptedLink:
